@@ -1,0 +1,61 @@
+// Shared Jest configuration. Every package's jest.config.js calls this with its own directory.
+// Three tiers are Jest projects, picked with --selectProjects: unit (pure logic, *.spec.ts),
+// integration (one service or package against real Redis/Postgres/S3/ORT, *.int-spec.ts) and
+// e2e (services as processes, *.e2e-spec.ts).
+const path = require('node:path');
+
+const repoRoot = path.resolve(__dirname, '..');
+
+const swcTransform = [
+  '@swc/jest',
+  {
+    jsc: {
+      target: 'es2022',
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+      keepClassNames: true,
+    },
+    module: { type: 'commonjs' },
+    sourceMaps: 'inline',
+  },
+];
+
+function project(dir, name, match, extra = {}) {
+  return {
+    displayName: name,
+    rootDir: dir,
+    // ONNX Runtime checks typed arrays with instanceof; Jest's default sandbox has its own
+    // Float32Array, so tensors made in tests would be refused (see ENVIRONMENT.md).
+    testEnvironment: path.join(__dirname, 'node-environment.js'),
+    transform: { '^.+\\.(t|j)sx?$': swcTransform },
+    transformIgnorePatterns: ['/node_modules/'],
+    moduleFileExtensions: ['ts', 'js', 'json', 'node'],
+    // Tests import workspace packages from source so a unit run needs no build.
+    moduleNameMapper: {
+      '^@strata/([a-z-]+)$': path.join(repoRoot, 'packages/$1/src'),
+    },
+    testMatch: match,
+    ...extra,
+  };
+}
+
+module.exports = function preset(dir, overrides = {}) {
+  return {
+    projects: [
+      project(
+        dir,
+        'unit',
+        ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/unit/**/*.spec.ts'],
+        overrides.unit,
+      ),
+      project(dir, 'integration', ['<rootDir>/test/integration/**/*.int-spec.ts'], {
+        testTimeout: 60_000,
+        ...overrides.integration,
+      }),
+      project(dir, 'e2e', ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], {
+        testTimeout: 180_000,
+        ...overrides.e2e,
+      }),
+    ],
+  };
+};

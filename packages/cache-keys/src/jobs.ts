@@ -1,0 +1,140 @@
+/**
+ * Payload and result types of every job, per queue kind and job name. Producers and consumers
+ * both type-check against this map (see job-map.ts), so a change here breaks whichever side is
+ * out of date at compile time rather than in production.
+ */
+
+/** Tensor datatypes of the Open Inference Protocol. */
+export type TensorDatatype =
+  | 'BOOL'
+  | 'UINT8'
+  | 'UINT16'
+  | 'UINT32'
+  | 'UINT64'
+  | 'INT8'
+  | 'INT16'
+  | 'INT32'
+  | 'INT64'
+  | 'FP16'
+  | 'FP32'
+  | 'FP64'
+  | 'BYTES';
+
+/** A tensor in a job: raw little-endian bytes, never a JSON array of numbers. */
+export interface JobTensor {
+  name: string;
+  datatype: TensorDatatype;
+  shape: number[];
+  /** base64 of the raw bytes, for small tensors. */
+  data?: string;
+  /** Redis key of a blob holding the raw bytes, for large tensors. */
+  blobKey?: string;
+}
+
+export interface InferJobData {
+  model: string;
+  version: number;
+  inputs: JobTensor[];
+  /** Names of the outputs wanted; all when absent. */
+  outputs?: string[];
+  /** Request id echoed in the answer. */
+  requestId?: string;
+  /** Unix ms after which the gateway no longer waits; the worker drops the job then. */
+  deadline: number;
+}
+
+export interface InferJobResult {
+  model: string;
+  version: number;
+  outputs: JobTensor[];
+  computeMs: number;
+  queueMs: number;
+  worker: string;
+  batchSize: number;
+}
+
+export interface ModelVersionRef {
+  model: string;
+  version: number;
+}
+
+export interface EnsureResult {
+  /** Absolute path of the verified directory of the version. */
+  path: string;
+  /** Whether it was already on disk. */
+  cached: boolean;
+}
+
+export interface ClearJobData {
+  /** One model, or every model when absent. */
+  model?: string;
+}
+
+export interface ClearResult {
+  removed: number;
+}
+
+export type UsageCategory = 'infer' | 'workflow';
+
+export interface UsageEvent {
+  apiKeyHash: string;
+  workspace: string;
+  model: string;
+  version: number;
+  category: UsageCategory;
+  items: number;
+  computeMs: number;
+  cached: boolean;
+  outcome: 'ok' | 'error';
+  /** Unix ms. */
+  startedAt: number;
+  finishedAt: number;
+}
+
+/** The typed job map: queue kind → job name → { data, result }. */
+export interface JobMap {
+  infer: {
+    run: { data: InferJobData; result: InferJobResult };
+  };
+  'model-load': {
+    ensure: { data: ModelVersionRef; result: EnsureResult };
+    evict: { data: ModelVersionRef; result: { evicted: boolean } };
+    clear: { data: ClearJobData; result: ClearResult };
+  };
+  usage: {
+    record: { data: UsageEvent; result: void };
+  };
+}
+
+export type QueueKind = keyof JobMap;
+export type JobName<Q extends QueueKind> = keyof JobMap[Q] & string;
+export type JobData<Q extends QueueKind, N extends JobName<Q>> = JobMap[Q][N] extends {
+  data: infer D;
+}
+  ? D
+  : never;
+export type JobResult<Q extends QueueKind, N extends JobName<Q>> = JobMap[Q][N] extends {
+  result: infer R;
+}
+  ? R
+  : never;
+
+/**
+ * Every job name at run time. `satisfies` makes the compiler reject a list that misses a name
+ * of the map, so a worker can check at boot that it has a handler for each.
+ */
+export const JOB_NAMES = {
+  infer: ['run'],
+  'model-load': ['ensure', 'evict', 'clear'],
+  usage: ['record'],
+} as const satisfies { [Q in QueueKind]: readonly JobName<Q>[] };
+
+type Exhaustive<Q extends QueueKind> =
+  Exclude<JobName<Q>, (typeof JOB_NAMES)[Q][number]> extends never ? true : false;
+// Compile-time proof that JOB_NAMES lists every job of every queue.
+const _exhaustive: { [Q in QueueKind]: Exhaustive<Q> } = {
+  infer: true,
+  'model-load': true,
+  usage: true,
+};
+void _exhaustive;
