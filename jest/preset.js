@@ -49,11 +49,11 @@ module.exports = function preset(dir, overrides = {}) {
         overrides.unit,
       ),
       project(dir, 'integration', ['<rootDir>/test/integration/**/*.int-spec.ts'], {
-        testTimeout: 60_000,
+        setupFilesAfterEnv: [path.join(__dirname, 'timeout-integration.js')],
         ...overrides.integration,
       }),
       project(dir, 'e2e', ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], {
-        testTimeout: 180_000,
+        setupFilesAfterEnv: [path.join(__dirname, 'timeout-e2e.js')],
         ...overrides.e2e,
       }),
     ],

@@ -1,0 +1,2 @@
+// Jest 30 reads testTimeout only globally, not per project: the slower tiers set theirs here.
+jest.setTimeout(300_000);
