@@ -33,6 +33,8 @@ function project(dir, name, match, extra = {}) {
     // Tests import workspace packages from source so a unit run needs no build.
     moduleNameMapper: {
       '^@strata/([a-z-]+)$': path.join(repoRoot, 'packages/$1/src'),
+      // ESM-style relative imports (`./x.js`) in TypeScript sources resolve to the .ts file.
+      '^(\\.{1,2}/.*)\\.js$': '$1',
     },
     testMatch: match,
     ...extra,

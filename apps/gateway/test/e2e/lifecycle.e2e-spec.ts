@@ -1,0 +1,3 @@
+import { describeServiceLifecycle } from '@strata/testing';
+
+describeServiceLifecycle('gateway', { checks: ['redis', 'postgres'] });

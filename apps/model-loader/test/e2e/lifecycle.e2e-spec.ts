@@ -1,0 +1,6 @@
+import { describeServiceLifecycle } from '@strata/testing';
+
+describeServiceLifecycle('model-loader', {
+  checks: ['redis', 'postgres', 'model-cache'],
+  cacheDir: 'created',
+});

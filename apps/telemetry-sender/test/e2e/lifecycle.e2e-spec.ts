@@ -1,0 +1,3 @@
+import { describeServiceLifecycle } from '@strata/testing';
+
+describeServiceLifecycle('telemetry-sender', { checks: ['redis', 'postgres'] });
