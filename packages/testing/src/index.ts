@@ -18,3 +18,4 @@ export {
   type ExitInfo,
 } from './service-process.fixture';
 export { describeServiceLifecycle, type LifecycleExpectations } from './service-lifecycle.suite';
+export * from './onnx';
