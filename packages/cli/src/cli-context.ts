@@ -1,0 +1,94 @@
+import { loadConfig, type ConfigFor, type Env } from '@strata/config';
+import { createPrismaClient, type PrismaClient } from '@strata/db';
+import {
+  ModelAdminService,
+  ModelPublisher,
+  ModelRegistryRepository,
+  RegistryEvents,
+  S3ArtifactStore,
+} from '@strata/model-registry';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+}
+
+/**
+ * What commands use, created on first use and closed once at the end: a command that fails on
+ * its arguments never reads the configuration, and `models list` never connects to S3 or Redis.
+ */
+export class CliContext {
+  private config?: ConfigFor<'cli'>;
+  private prisma?: PrismaClient;
+  private store?: S3ArtifactStore;
+  private events?: RegistryEvents;
+
+  constructor(
+    readonly io: CliIo,
+    private readonly env?: Env,
+  ) {}
+
+  /** `loadConfig('cli')`; a ConfigError surfaces as exit code 2. */
+  getConfig(): ConfigFor<'cli'> {
+    this.config ??= this.env === undefined ? loadConfig('cli') : loadConfig('cli', this.env);
+    return this.config;
+  }
+
+  warn(message: string): void {
+    this.io.stderr.write(`strata: warning: ${message}\n`);
+  }
+
+  repository(): ModelRegistryRepository {
+    const config = this.getConfig();
+    this.prisma ??= createPrismaClient({
+      databaseUrl: config.DATABASE_URL,
+      maxConnections: 4,
+      connectionTimeoutMs: 10_000,
+    });
+    return new ModelRegistryRepository(this.prisma);
+  }
+
+  artifactStore(): S3ArtifactStore {
+    this.store ??= S3ArtifactStore.fromConfig(this.getConfig());
+    return this.store;
+  }
+
+  registryEvents(): RegistryEvents {
+    const config = this.getConfig();
+    this.events ??= RegistryEvents.connect(config.REDIS_URL, config.REDIS_KEY_PREFIX, {
+      log: (level, message) => {
+        if (level === 'warn') this.warn(message);
+      },
+    });
+    return this.events;
+  }
+
+  publisher(): ModelPublisher {
+    return new ModelPublisher({
+      repository: this.repository(),
+      store: this.artifactStore(),
+      s3Prefix: this.getConfig().S3_PREFIX,
+      events: this.registryEvents(),
+      log: (level, message) => {
+        if (level === 'warn') this.warn(message);
+      },
+    });
+  }
+
+  admin(): ModelAdminService {
+    return new ModelAdminService({
+      repository: this.repository(),
+      store: this.artifactStore(),
+      s3Prefix: this.getConfig().S3_PREFIX,
+      events: this.registryEvents(),
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([
+      this.prisma?.$disconnect(),
+      this.events?.close(),
+      Promise.resolve(this.store?.destroy()),
+    ]);
+  }
+}
