@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { ModelCacheDirModule, RedisModule } from '@strata/service-kit';
+import { InferenceModule } from './inference.module';
 
 /**
- * The inference-worker: Redis for the `infer` queue and the loader's answers; reads the disk
- * artifact cache the model-loader of its domain fills. No Postgres. The queue consumer arrives in
- * a later issue.
+ * The inference-worker: consumes `infer` jobs (InferenceModule), reads the disk artifact cache
+ * the model-loader of its domain fills (through the loader's answers), Redis for the queue,
+ * leases, placement and recent-inference records. No Postgres.
  */
 @Module({
-  imports: [RedisModule, ModelCacheDirModule.forRoot({ access: 'read' })],
+  imports: [RedisModule, ModelCacheDirModule.forRoot({ access: 'read' }), InferenceModule],
 })
 export class AppModule {}

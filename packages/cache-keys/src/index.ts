@@ -11,3 +11,17 @@ export {
   type TypedJob,
   type JobHandlers,
 } from './job-map';
+export {
+  INFER_ERROR_CODES,
+  JobError,
+  decodeJobFailure,
+  encodeJobFailure,
+  isInferErrorCode,
+  type InferErrorCode,
+} from './job-error';
+export {
+  WORKER_COMMAND_TYPES,
+  parseWorkerCommand,
+  serializeWorkerCommand,
+  type WorkerCommand,
+} from './events';

@@ -53,6 +53,17 @@ export interface InferJobResult {
   batchSize: number;
 }
 
+/** Answer of an `infer` `load` job: the worker that took it has the version loaded. */
+export interface LoadModelResult {
+  model: string;
+  version: number;
+  worker: string;
+  /** Whether that worker had the version loaded already. */
+  alreadyLoaded: boolean;
+  /** Time spent loading (0 when already loaded). */
+  loadMs: number;
+}
+
 export interface ModelVersionRef {
   model: string;
   version: number;
@@ -95,6 +106,8 @@ export interface UsageEvent {
 export interface JobMap {
   infer: {
     run: { data: InferJobData; result: InferJobResult };
+    /** Load a version into the worker that takes the job (unload/clear go over pub/sub: events.ts). */
+    load: { data: ModelVersionRef; result: LoadModelResult };
   };
   'model-load': {
     ensure: { data: ModelVersionRef; result: EnsureResult };
@@ -124,7 +137,7 @@ export type JobResult<Q extends QueueKind, N extends JobName<Q>> = JobMap[Q][N] 
  * of the map, so a worker can check at boot that it has a handler for each.
  */
 export const JOB_NAMES = {
-  infer: ['run'],
+  infer: ['run', 'load'],
   'model-load': ['ensure', 'evict', 'clear'],
   usage: ['record'],
 } as const satisfies { [Q in QueueKind]: readonly JobName<Q>[] };

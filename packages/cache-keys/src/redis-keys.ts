@@ -113,6 +113,15 @@ export class RedisKeys {
     return this.k('placement', tag('model', model), seg('version', version));
   }
 
+  /**
+   * Versions with placement entries, so readers list loaded models without SCAN: sorted set of
+   * `model/version` → when its newest entry expires (Unix ms). A reader still checks each
+   * version's `placement` key; stale members only cost a lookup.
+   */
+  placementIndex(): string {
+    return this.k('placement', 'index');
+  }
+
   /** A large input tensor parked for one job. */
   blob(id: string): string {
     return this.k('blob', tag('blob', id));

@@ -1,4 +1,4 @@
-import { bool, bytes, decimal, int, oneOf, str, url, type Parser } from './parsers';
+import { bool, bytes, decimal, int, list, oneOf, str, url, type Parser } from './parsers';
 import type { ServiceName } from './types';
 
 export interface VarSpec<T> {
@@ -23,6 +23,9 @@ function v<const S extends VarSpec<any>>(spec: S): S {
 const ALL = 'all' as const;
 const WITH_DB = ['gateway', 'model-loader', 'telemetry-sender', 'cli'] as const;
 const WITH_S3 = ['model-loader', 'cli'] as const;
+// The gateway reads small artifact files (environment.json, class_names.txt) from S3 when its
+// disk has no copy; it does not require a bucket (the task endpoints answer 503 without one).
+const READS_S3 = [...WITH_S3, 'gateway'] as const;
 const WITH_DISK = ['model-loader', 'inference-worker'] as const;
 
 /**
@@ -103,12 +106,12 @@ export const SCHEMA = {
   S3_ENDPOINT: v({
     parser: url(['http:', 'https:']),
     description: 'S3-compatible endpoint (MinIO, s3rver). Unset: AWS S3.',
-    usedBy: WITH_S3,
+    usedBy: READS_S3,
   }),
   S3_BUCKET: v({
     parser: str({ pattern: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, patternForm: 'S3 bucket name' }),
     description: 'Bucket that holds model artifacts.',
-    usedBy: WITH_S3,
+    usedBy: READS_S3,
     requiredBy: WITH_S3,
   }),
   S3_PREFIX: v({
@@ -119,30 +122,30 @@ export const SCHEMA = {
     }),
     default: '',
     description: 'Key prefix inside the bucket (`PREFIX/models/...`); empty for the bucket root.',
-    usedBy: WITH_S3,
+    usedBy: READS_S3,
   }),
   S3_REGION: v({
     parser: str(),
     default: 'us-east-1',
     description: 'Region sent to S3.',
-    usedBy: WITH_S3,
+    usedBy: READS_S3,
   }),
   S3_FORCE_PATH_STYLE: v({
     parser: bool(),
     default: 'false',
     description: 'Path-style addressing (`endpoint/bucket/key`); needed by MinIO and s3rver.',
-    usedBy: WITH_S3,
+    usedBy: READS_S3,
   }),
   S3_ACCESS_KEY_ID: v({
     parser: str(),
     description: 'Access key for S3. Unset: the AWS default credential chain.',
-    usedBy: WITH_S3,
+    usedBy: READS_S3,
     secret: true,
   }),
   S3_SECRET_ACCESS_KEY: v({
     parser: str(),
     description: 'Secret key for S3, with S3_ACCESS_KEY_ID.',
-    usedBy: WITH_S3,
+    usedBy: READS_S3,
     secret: true,
   }),
   MODEL_CACHE_DIR: v({
@@ -191,10 +194,114 @@ export const SCHEMA = {
     description: 'How long a worker waits for the lock that guards loading one model.',
     usedBy: ['inference-worker'],
   }),
+  MODEL_IDLE_TTL: v({
+    parser: int(0, 604800, 'seconds'),
+    default: '1800',
+    description: 'A loaded model unused for this long is unloaded (0 = never; pinned models stay).',
+    usedBy: ['inference-worker'],
+  }),
+  MODEL_LOAD_TIMEOUT: v({
+    parser: int(1, 86400, 'seconds'),
+    default: '300',
+    description:
+      'How long a worker waits for the model-loader to have a version on disk (download included).',
+    usedBy: ['inference-worker'],
+  }),
+  BATCH_MAX_SIZE: v({
+    parser: int(1, 4096),
+    default: '8',
+    description:
+      'Most items (summed along the batch axis; one per request usually) of one model computed in one ONNX Runtime run (1 = no batching); per model in environment.json.',
+    usedBy: ['inference-worker'],
+  }),
+  BATCH_MAX_DELAY_MS: v({
+    parser: int(0, 10000, 'milliseconds'),
+    default: '2',
+    description:
+      'Longest time the first job of a batch waits for others to join it; per model in environment.json.',
+    usedBy: ['inference-worker'],
+  }),
+  ORT_INTRA_OP_THREADS: v({
+    parser: int(0, 1024),
+    default: '1',
+    description:
+      'ONNX Runtime intra-op threads per session (0 = ONNX Runtime picks, one per core). One thread per session gives the steadiest latency; scale with workers.',
+    usedBy: ['inference-worker'],
+  }),
+  INFER_WORKER_CONCURRENCY: v({
+    parser: int(1, 10000),
+    default: '32',
+    description:
+      '`infer` jobs one worker process holds at once; raised to 2 × BATCH_MAX_SIZE if lower, so batches can gather.',
+    usedBy: ['inference-worker'],
+  }),
+  WORKER_ID: v({
+    parser: str({
+      pattern: /^[A-Za-z0-9._@=+-]{1,200}$/,
+      patternForm: '1–200 of A-Z a-z 0-9 . _ @ = + -',
+    }),
+    description:
+      'Name of this worker in leases, placement and recent-inference records. Unset: `hostname-pid`.',
+    usedBy: ['inference-worker'],
+  }),
+  INFER_JOB_LOCK_MS: v({
+    parser: int(1000, 3600000, 'milliseconds'),
+    default: '10000',
+    description:
+      "BullMQ lock of an active `infer` job (renewed at half of it): a worker that dies loses its jobs to another after at most this plus INFER_STALLED_INTERVAL_MS; keep the sum well under the gateway's INFER_TIMEOUT_MS.",
+    usedBy: ['inference-worker'],
+  }),
+  INFER_STALLED_INTERVAL_MS: v({
+    parser: int(1000, 3600000, 'milliseconds'),
+    default: '5000',
+    description: 'How often a worker looks for `infer` jobs whose worker died (stalled jobs).',
+    usedBy: ['inference-worker'],
+  }),
+  INFER_MAX_STALLED_COUNT: v({
+    parser: int(0, 100),
+    default: '1',
+    description:
+      'Times an `infer` job is restarted after its worker died before it fails (guards against inputs that crash workers).',
+    usedBy: ['inference-worker'],
+  }),
+  RECENT_INFERENCES_MAX: v({
+    parser: int(1, 100000),
+    default: '100',
+    description: 'Recent-inference and recent-error records kept per model and worker in Redis.',
+    usedBy: ['inference-worker'],
+  }),
   ARTIFACT_DOWNLOAD_LOCK_TIMEOUT: v({
     parser: int(1, 86400, 'seconds'),
     default: '120',
     description: 'How long a loader waits for the per-version download lock.',
+    usedBy: ['model-loader'],
+  }),
+  ARTIFACT_DOWNLOAD_LOCK_TTL: v({
+    parser: int(2, 3600, 'seconds'),
+    default: '30',
+    description:
+      'Lifetime of the per-version download lock in Redis; the holder renews it every third, so a crashed loader frees it within this.',
+    usedBy: ['model-loader'],
+  }),
+  VERIFY_ON_START: v({
+    parser: bool(),
+    default: 'false',
+    description:
+      'At startup, hash every cached file against its manifest (sizes are always checked); corrupt versions are removed.',
+    usedBy: ['model-loader'],
+  }),
+  PINNED_MODELS: v({
+    parser: list('name/version pairs', /^[a-z0-9][a-z0-9._-]{0,127}\/[1-9][0-9]{0,9}$/),
+    default: '',
+    description:
+      'Versions the model-loader downloads and inference-workers load before they report ready, and never evict, e.g. `resnet/3,yolo/7`.',
+    usedBy: ['model-loader', 'inference-worker'],
+  }),
+  LOADER_CONCURRENCY: v({
+    parser: int(1, 256),
+    default: '8',
+    description:
+      'model-load jobs one loader runs at once (so a slow download does not hold up cache hits).',
     usedBy: ['model-loader'],
   }),
   AUTH_CACHE_TTL: v({
@@ -236,7 +343,61 @@ export const SCHEMA = {
   TELEMETRY_FLUSH_INTERVAL: v({
     parser: int(10, 300, 'seconds'),
     default: '10',
-    description: 'Usage aggregation window of the telemetry-sender.',
+    description:
+      'Usage aggregation window of the telemetry-sender (aligned to the epoch, by event start) and how often it writes what it holds to Postgres.',
+    usedBy: ['telemetry-sender'],
+  }),
+  TELEMETRY_FLUSH_MAX_EVENTS: v({
+    parser: int(1, 100000),
+    default: '1000',
+    description:
+      'The telemetry-sender also writes its aggregates as soon as it holds this many unwritten events (and always on shutdown).',
+    usedBy: ['telemetry-sender'],
+  }),
+  TELEMETRY_JOB_LOCK_MS: v({
+    parser: int(1000, 600000, 'milliseconds'),
+    default: '30000',
+    description:
+      'BullMQ lock of the `usage` jobs a telemetry-sender holds until their aggregate is written (renewed while held): events of a killed sender are taken up again after about this.',
+    usedBy: ['telemetry-sender'],
+  }),
+  TELEMETRY_DEDUP_RETENTION: v({
+    parser: int(3600, 31536000, 'seconds'),
+    default: '604800',
+    description:
+      'How long the ids of counted `usage` jobs are kept to recognise a replayed job (must exceed any outage of the sender between writing and acknowledging).',
+    usedBy: ['telemetry-sender'],
+  }),
+  TELEMETRY_BATCH_SIZE: v({
+    parser: int(1, 10000),
+    default: '100',
+    description: 'Most usage aggregates posted to the sink in one request.',
+    usedBy: ['telemetry-sender'],
+  }),
+  TELEMETRY_SEND_INTERVAL_MS: v({
+    parser: int(10, 3600000, 'milliseconds'),
+    default: '1000',
+    description: 'How often the sender loop looks for aggregates due for delivery when it is idle.',
+    usedBy: ['telemetry-sender'],
+  }),
+  TELEMETRY_RETRY_BASE_MS: v({
+    parser: int(1, 3600000, 'milliseconds'),
+    default: '1000',
+    description:
+      'First retry delay after a failed delivery; doubles per consecutive failure, with full jitter.',
+    usedBy: ['telemetry-sender'],
+  }),
+  TELEMETRY_RETRY_MAX_MS: v({
+    parser: int(1, 86400000, 'milliseconds'),
+    default: '300000',
+    description:
+      'Cap of the retry delay. Deliveries are retried forever at most this far apart: nothing is dropped.',
+    usedBy: ['telemetry-sender'],
+  }),
+  TELEMETRY_SINK_TIMEOUT_MS: v({
+    parser: int(100, 600000, 'milliseconds'),
+    default: '10000',
+    description: 'How long one post to the sink may take before it counts as failed.',
     usedBy: ['telemetry-sender'],
   }),
   TELEMETRY_OPT_OUT: v({
@@ -245,11 +406,82 @@ export const SCHEMA = {
     description: 'Emit no usage events at all.',
     usedBy: ['gateway', 'inference-worker'],
   }),
+  TELEMETRY_EMIT_BUFFER_MAX: v({
+    parser: int(1, 1000000),
+    default: '10000',
+    description:
+      'Usage events a gateway or worker keeps in memory while Redis is unreachable; beyond it new events are dropped (and counted).',
+    usedBy: ['gateway', 'inference-worker'],
+  }),
   TELEMETRY_SINK_URL: v({
     parser: url(['http:', 'https:']),
     description: 'Where usage aggregates are posted. Unset: they stay in Postgres, queryable.',
     usedBy: ['telemetry-sender'],
     secret: true,
+  }),
+  INFER_TIMEOUT_MS: v({
+    parser: int(100, 3600000, 'milliseconds'),
+    default: '30000',
+    description:
+      'How long the gateway waits for an `infer` job (queue, load, compute) before it answers 504; the job carries this as its deadline and a worker drops it after.',
+    usedBy: ['gateway'],
+  }),
+  INFER_MAX_QUEUE_DEPTH: v({
+    parser: int(0, 100000000),
+    default: '1000',
+    description:
+      'Waiting `infer` jobs above which the gateway refuses new inferences with 503 and Retry-After (0 = no limit). Sampled at most every 100 ms.',
+    usedBy: ['gateway'],
+  }),
+  GATEWAY_MAX_BODY_BYTES: v({
+    parser: bytes(),
+    default: '64MiB',
+    description:
+      'Largest request body the gateway reads (JSON, binary tensors, uploads); larger bodies get 413. Also the cap on the input bytes of one inference.',
+    usedBy: ['gateway'],
+  }),
+  INFER_BLOB_THRESHOLD_BYTES: v({
+    parser: bytes(),
+    default: '256KiB',
+    description:
+      'Input tensors larger than this travel to the worker as a Redis blob key instead of base64 inside the job.',
+    usedBy: ['gateway'],
+  }),
+  IMAGE_URL_ALLOWED_HOSTS: v({
+    parser: list(
+      'host names',
+      /^(\*\.)?[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$/,
+    ),
+    default: '',
+    description:
+      'Hosts the task endpoints may fetch `{type:"url"}` images from (`example.com`, `*.example.com`, `host:port`); empty = no URL images. Private and loopback addresses are refused unless listed literally.',
+    usedBy: ['gateway'],
+  }),
+  IMAGE_URL_MAX_BYTES: v({
+    parser: bytes(),
+    default: '20MiB',
+    description: 'Largest image the gateway downloads for a `{type:"url"}` image.',
+    usedBy: ['gateway'],
+  }),
+  IMAGE_URL_TIMEOUT_MS: v({
+    parser: int(100, 600000, 'milliseconds'),
+    default: '10000',
+    description: 'Time limit for downloading one `{type:"url"}` image (connect, headers and body).',
+    usedBy: ['gateway'],
+  }),
+  AUTH_LOCAL_CACHE_TTL_MS: v({
+    parser: int(0, 3600000, 'milliseconds'),
+    default: '10000',
+    description:
+      'How long a gateway keeps an API key check in process memory (0 = ask Postgres every time); revocations through another process take effect within this.',
+    usedBy: ['gateway'],
+  }),
+  MODEL_METADATA_LOCAL_TTL_MS: v({
+    parser: int(0, 3600000, 'milliseconds'),
+    default: '10000',
+    description:
+      'How long a gateway keeps resolved model metadata (aliases, inputs, outputs) and artifact files in process memory; registry events drop it sooner.',
+    usedBy: ['gateway'],
   }),
 } as const;
 

@@ -43,6 +43,7 @@ const BUILDERS: Record<string, Builder> = {
   recentErrors: (k, a, b) => k.recentErrors(a, b),
   recentWorkers: (k, a) => k.recentWorkers(a),
   placement: (k, a, _b, n) => k.placement(a, n),
+  placementIndex: (k) => k.placementIndex(),
   blob: (k, a) => k.blob(a),
   eventsChannel: (k) => k.eventsChannel(),
 };

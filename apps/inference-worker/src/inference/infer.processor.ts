@@ -1,0 +1,67 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { QUEUE, createDispatcher, encodeJobFailure, type JobError } from '@strata/cache-keys';
+import { QueueWorkerHost, ServiceLifecycle } from '@strata/service-kit';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { WORKER_SETTINGS, type WorkerSettings } from '../worker-settings';
+import { InferService, type InferJobContext } from './infer.service';
+import { endDisconnectedWorkerClients } from './queue-drain.workaround';
+
+/** A JobError as BullMQ failure: the code inside the message; no retry for bad requests. */
+export function toBullFailure(err: JobError): Error {
+  const message = encodeJobFailure(err.code, err.message);
+  return err.retryable ? new Error(message) : new UnrecoverableError(message);
+}
+
+function contextOf<D>(job: Job): InferJobContext<D> {
+  const attempts = job.opts.attempts ?? 1;
+  return {
+    id: job.id,
+    data: job.data as D,
+    timestamp: job.timestamp,
+    lastAttempt: job.attemptsMade + 1 >= attempts,
+  };
+}
+
+/**
+ * Consumes the `infer` queue. Concurrency above the batch size lets jobs of one model gather
+ * into a batch. The lock settings bound how long a job of a worker that died (SIGKILL, OOM) waits
+ * before another worker takes it: the lock expires after INFER_JOB_LOCK_MS, and every worker
+ * looks for such stalled jobs every INFER_STALLED_INTERVAL_MS.
+ */
+@Injectable()
+export class InferProcessor implements OnModuleInit {
+  constructor(
+    private readonly host: QueueWorkerHost,
+    private readonly infer: InferService,
+    @Inject(WORKER_SETTINGS) private readonly settings: WorkerSettings,
+    lifecycle: ServiceLifecycle,
+  ) {
+    // Same name as the host's own drain step, so this one replaces it: with Redis down, the
+    // host's close() alone would wait out SHUTDOWN_TIMEOUT (see the workaround).
+    lifecycle.onDrain('queue-workers', async () => {
+      const closing = this.host.close();
+      await endDisconnectedWorkerClients(this.host.list());
+      await closing;
+    });
+  }
+
+  onModuleInit(): void {
+    const s = this.settings;
+    this.host.consume({
+      queue: QUEUE.infer,
+      concurrency: s.concurrency,
+      options: {
+        name: s.workerId,
+        lockDuration: s.lockDurationMs,
+        stalledInterval: s.stalledIntervalMs,
+        maxStalledCount: s.maxStalledCount,
+      },
+      processor: createDispatcher('infer', {
+        run: (job) =>
+          this.infer.run(contextOf(job)).catch((err) => Promise.reject(toBullFailure(err))),
+        load: (job) =>
+          this.infer.load(contextOf(job)).catch((err) => Promise.reject(toBullFailure(err))),
+      }),
+    });
+  }
+}
