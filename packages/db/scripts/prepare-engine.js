@@ -7,7 +7,6 @@
 // loaded at run time; the glue must match its import table exactly, which is checked here so a
 // version bump that breaks the pairing fails the build instead of the first migration.
 'use strict';
-/* global console, WebAssembly */
 const fs = require('node:fs');
 const path = require('node:path');
 

@@ -84,11 +84,12 @@ describe('createPrismaClient', () => {
     const row = {
       idempotencyKey: 'k1',
       apiKeyHash: 'c'.repeat(64),
-      workspaceId: '00000000-0000-4000-8000-000000000000',
+      workspace: '00000000-0000-4000-8000-000000000000',
       model: 'resnet',
       version: 1,
       category: 'infer',
       windowStart: new Date('2026-01-01T00:00:00Z'),
+      windowEnd: new Date('2026-01-01T00:00:10Z'),
       requests: 3,
       startedAt: new Date('2026-01-01T00:00:01Z'),
       stoppedAt: new Date('2026-01-01T00:00:09Z'),

@@ -21,6 +21,7 @@ const TABLES = [
   'model_versions',
   'models',
   'usage_aggregates',
+  'usage_consumed_events',
   'workflow_versions',
   'workflows',
   'workspaces',
