@@ -1,3 +1,4 @@
+import { ApiKeyService } from '@strata/api-keys';
 import { loadConfig, type ConfigFor, type Env } from '@strata/config';
 import { createPrismaClient, type PrismaClient } from '@strata/db';
 import {
@@ -38,14 +39,22 @@ export class CliContext {
     this.io.stderr.write(`strata: warning: ${message}\n`);
   }
 
-  repository(): ModelRegistryRepository {
+  private prismaClient(): PrismaClient {
     const config = this.getConfig();
     this.prisma ??= createPrismaClient({
       databaseUrl: config.DATABASE_URL,
       maxConnections: 4,
       connectionTimeoutMs: 10_000,
     });
-    return new ModelRegistryRepository(this.prisma);
+    return this.prisma;
+  }
+
+  repository(): ModelRegistryRepository {
+    return new ModelRegistryRepository(this.prismaClient());
+  }
+
+  apiKeys(): ApiKeyService {
+    return new ApiKeyService(this.prismaClient());
   }
 
   artifactStore(): S3ArtifactStore {

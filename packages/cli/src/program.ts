@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import type { Env } from '@strata/config';
 import { CliContext, type CliIo } from './cli-context';
 import { describeFailure, EXIT } from './exit-codes';
+import { registerKeysCommands } from './keys.command';
 import { registerModelsCommands } from './models.command';
 
 const VERSION = '0.1.0';
@@ -9,7 +10,7 @@ const VERSION = '0.1.0';
 /** The command tree; one `register…Commands` per group (`models`, later `keys`, `cache`). */
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('strata')
-    .description('Strata command line: publish and manage ONNX models')
+    .description('Strata command line: publish and manage ONNX models and API keys')
     .version(VERSION, '-V, --version', 'print the version of this CLI')
     // Program options only before the command, so `models push --version N` stays push's own.
     .enablePositionalOptions()
@@ -21,6 +22,7 @@ export function buildProgram(ctx: CliContext): Command {
     .exitOverride()
     .showHelpAfterError('(add --help for usage)');
   registerModelsCommands(program, ctx);
+  registerKeysCommands(program, ctx);
   return program;
 }
 

@@ -28,3 +28,9 @@ export {
   type CastModelOptions,
   type LargeModelOptions,
 } from './onnx-models';
+export {
+  buildConstantOutputModel,
+  yoloV8Output,
+  type ConstantOutputModelOptions,
+  type YoloDetection,
+} from './constant-output-model';
