@@ -75,3 +75,4 @@ export type {
   JsonResponseTensor,
   RequestedOutput,
 } from './types';
+export { stringifyJson } from './json-writer';

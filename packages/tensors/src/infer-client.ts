@@ -1,3 +1,4 @@
+import { stringifyJson } from './json-writer';
 import { toJsonTensor } from './json-encode';
 import { checkRawSize } from './raw-tensor';
 import { BINARY_DATA_SIZE } from './tensor-entry';
@@ -46,7 +47,7 @@ export function buildInferRequestBody(
   if (options.parameters !== undefined) header.parameters = options.parameters;
   header.inputs = tensors;
   if (options.outputs !== undefined) header.outputs = options.outputs;
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const json = Buffer.from(stringifyJson(header), 'utf8');
   if (binaries.length === 0) return { body: json };
   return { body: Buffer.concat([json, ...binaries]), headerLength: json.length };
 }

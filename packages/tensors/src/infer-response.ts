@@ -1,3 +1,4 @@
+import { stringifyJson } from './json-writer';
 import { toJsonTensor } from './json-encode';
 import { NO_TENSOR_LIMITS } from './limits';
 import { checkRawSize } from './raw-tensor';
@@ -64,7 +65,7 @@ export function buildInferResponse(
     ...(meta.parameters !== undefined && { parameters: meta.parameters }),
     outputs: tensors,
   };
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const json = Buffer.from(stringifyJson(header), 'utf8');
   if (binaries.length === 0) return { body: json, header };
   return { body: Buffer.concat([json, ...binaries]), headerLength: json.length, header };
 }
