@@ -1,0 +1,239 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { validateModelName, validateVersion } from '@strata/artifact-layout';
+import type { ClearResult, EnsureResult } from '@strata/cache-keys';
+import { STRATA_LOGGER } from '@strata/service-kit';
+import type { Logger } from 'pino';
+import { LOADER_SETTINGS, versionKey, type LoaderSettings } from '../loader.settings';
+import { ArtifactSourceFactory } from './artifact-source.factory';
+import { DiskCacheRepository, type ReservedStaging } from './disk-cache.repository';
+import { DownloadService } from './download.service';
+import { EvictionService } from './eviction.service';
+import {
+  ChecksumError,
+  DiskFullError,
+  FetchFailedError,
+  isNoSpace,
+  messageOf,
+  SourceError,
+} from './loader-errors';
+import { LoaderMetrics } from './loader.metrics';
+import { LruIndexRepository } from './lru-index.repository';
+import { REGISTRY_READER, type RegistryReader } from './registry-reader';
+import { StartupGate } from './startup-gate';
+import { VersionLockService, type VersionLock } from './version-lock.service';
+
+/** How long `clear` waits for a version that is being downloaded before it skips it. */
+const CLEAR_WAIT_MS = 2000;
+
+/**
+ * The disk artifact cache of one domain: `ensure` answers with the path of a verified copy,
+ * downloading it first if needed (one download per version across every loader of the domain),
+ * `evict` and `clear` remove versions no worker holds.
+ */
+@Injectable()
+export class ArtifactCacheService {
+  /** Ensures in flight in this process, per version: they share one outcome. */
+  private readonly inflight = new Map<string, Promise<EnsureResult>>();
+
+  constructor(
+    private readonly disk: DiskCacheRepository,
+    private readonly lru: LruIndexRepository,
+    private readonly locks: VersionLockService,
+    private readonly downloads: DownloadService,
+    private readonly eviction: EvictionService,
+    private readonly sources: ArtifactSourceFactory,
+    private readonly metrics: LoaderMetrics,
+    private readonly startup: StartupGate,
+    @Inject(REGISTRY_READER) private readonly registry: RegistryReader,
+    @Inject(LOADER_SETTINGS) private readonly settings: LoaderSettings,
+    @Inject(STRATA_LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async ensure(ref: { model: unknown; version: unknown }): Promise<EnsureResult> {
+    const model = validateModelName(ref.model);
+    const version = validateVersion(ref.version as number | string);
+    await this.startup.diskReady;
+    if (await this.tryHit(model, version)) {
+      this.metrics.hits.inc();
+      return { path: this.disk.versionPath(model, version), cached: true };
+    }
+    this.metrics.misses.inc();
+    const key = versionKey(model, version);
+    let shared = this.inflight.get(key);
+    if (!shared) {
+      shared = this.load(model, version).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, shared);
+    }
+    return shared;
+  }
+
+  /** A worker no longer needs the version: remove it unless DISK_CACHE_CLEANUP=false or held. */
+  async evict(ref: { model: unknown; version: unknown }): Promise<{ evicted: boolean }> {
+    const model = validateModelName(ref.model);
+    const version = validateVersion(ref.version as number | string);
+    await this.startup.diskReady;
+    if (!this.settings.cleanup) return { evicted: false };
+    const outcome = await this.eviction.evictVersion(model, version, 'unload');
+    if (!outcome.evicted)
+      this.logger.info({ model, version }, `kept ${model}/${version}: ${outcome.why}`);
+    await this.eviction.refreshUsage();
+    return { evicted: outcome.evicted };
+  }
+
+  /** Removes every cached version of `model` (or of every model) that no worker holds. */
+  async clear(data: { model?: unknown }): Promise<ClearResult> {
+    const model = data.model === undefined ? undefined : validateModelName(data.model);
+    await this.startup.diskReady;
+    let removed = 0;
+    for (const v of await this.disk.listVersions(model)) {
+      const outcome = await this.eviction.evictVersion(v.model, v.version, 'clear', CLEAR_WAIT_MS);
+      if (outcome.evicted) removed++;
+      else this.logger.info(`clear kept ${v.model}/${v.version}: ${outcome.why}`);
+    }
+    await this.eviction.refreshUsage();
+    return { removed };
+  }
+
+  /**
+   * A committed copy is a verified one. The touch also reveals a held download lock: an evictor
+   * may be removing the version right now, so the slow path (which waits for it) decides.
+   */
+  private async tryHit(model: string, version: number): Promise<boolean> {
+    if (!(await this.disk.isPresent(model, version))) return false;
+    try {
+      const { lockHeld } = await this.lru.touch(model, version);
+      return !lockHeld;
+    } catch (err) {
+      // No Redis, no lock holder either: the copy on disk stands.
+      this.logger.warn({ err }, `LRU touch of ${model}/${version}: ${messageOf(err)}`);
+      return true;
+    }
+  }
+
+  private async load(model: string, version: number): Promise<EnsureResult> {
+    const path = this.disk.versionPath(model, version);
+    const present = () => this.disk.isPresent(model, version);
+    // Looked up while the lock is awaited: a cold ensure pays one round trip less.
+    const record = this.registry.resolve(model, version);
+    record.catch(() => undefined);
+    const got = await this.locks.acquire(model, version, present);
+    if ('done' in got) {
+      await this.touchQuietly(model, version);
+      return { path, cached: false };
+    }
+    const lock = got.lock;
+    try {
+      if (!(await present())) await this.download(model, version, await record, lock);
+      await this.touchQuietly(model, version);
+      return { path, cached: false };
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private async download(
+    model: string,
+    version: number,
+    record: Awaited<ReturnType<RegistryReader['resolve']>>,
+    lock: VersionLock,
+  ): Promise<void> {
+    const expected = { model, version, manifestDigest: record.manifestDigest };
+    const sources = this.sources.forVersion(model, version, record.originUrl);
+    // The first manifest is fetched while the space is reserved.
+    const firstManifest = this.downloads.fetchManifest(sources[0], expected);
+    firstManifest.catch(() => undefined);
+    const reserveStarted = performance.now();
+    const staging = await this.eviction.reserve(model, version, record.sizeBytes, lock);
+    const reserveMs = Math.round(performance.now() - reserveStarted);
+    const failures: (ChecksumError | SourceError)[] = [];
+    try {
+      for (const [i, source] of sources.entries()) {
+        const started = performance.now();
+        try {
+          const manifest = await (i === 0
+            ? firstManifest
+            : this.downloads.fetchManifest(source, expected));
+          const fetchStarted = performance.now();
+          await this.fetchWithSpace(staging, model, version, record.sizeBytes, () =>
+            this.downloads.fetchFiles(staging, source, manifest),
+          );
+          const commitStarted = performance.now();
+          const committed = await staging.commit(model, version);
+          const timings = {
+            reserveMs,
+            untilFilesMs: Math.round(fetchStarted - started),
+            filesMs: Math.round(commitStarted - fetchStarted),
+            commitMs: Math.round(performance.now() - commitStarted),
+          };
+          this.metrics.download(source.kind, 'ok');
+          this.metrics.downloadDuration.observe(
+            { source: source.kind },
+            (performance.now() - started) / 1000,
+          );
+          this.logger.info(
+            {
+              model,
+              version,
+              source: source.kind,
+              alreadyPresent: committed.alreadyPresent,
+              ...timings,
+            },
+            `downloaded ${model}/${version} from ${source.kind}`,
+          );
+          return;
+        } catch (err) {
+          this.metrics.download(source.kind, 'error');
+          if (err instanceof ChecksumError)
+            this.metrics.verificationFailures.inc({ phase: 'download' });
+          if (!(err instanceof ChecksumError || err instanceof SourceError)) throw err;
+          this.logger.warn(
+            { model, version, source: source.kind, err },
+            `fetching ${model}/${version} from ${source.kind} failed: ${err.message}`,
+          );
+          failures.push(err);
+          await staging.reset();
+        }
+      }
+      throw new FetchFailedError(model, version, failures, record.originUrl !== null);
+    } finally {
+      await staging.discard();
+      await this.eviction.refreshUsage().catch(() => undefined);
+    }
+  }
+
+  /** ENOSPC while writing: evict for the space the version needs, then try once more. */
+  private async fetchWithSpace<T>(
+    staging: ReservedStaging,
+    model: string,
+    version: number,
+    bytes: number,
+    fetch: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await fetch();
+    } catch (err) {
+      if (!isNoSpace(err)) throw err;
+      await staging.reset();
+      const freed = await this.eviction.freeForNoSpace(model, version, bytes);
+      if (freed.bytes === 0)
+        throw new DiskFullError(
+          `the disk is full (${messageOf(err)}) while writing ${model}/${version} and nothing could be evicted; kept: ${freed.kept.join(', ') || 'nothing cached'}`,
+        );
+      try {
+        return await fetch();
+      } catch (again) {
+        if (!isNoSpace(again)) throw again;
+        await staging.reset();
+        throw new DiskFullError(
+          `the disk is full (${messageOf(again)}) while writing ${model}/${version}, even after evicting ${freed.bytes} bytes`,
+        );
+      }
+    }
+  }
+
+  private async touchQuietly(model: string, version: number): Promise<void> {
+    await this.lru.touch(model, version).catch((err: unknown) => {
+      this.logger.warn({ err }, `LRU touch of ${model}/${version}: ${messageOf(err)}`);
+    });
+  }
+}

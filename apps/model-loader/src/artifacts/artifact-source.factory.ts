@@ -1,0 +1,29 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ArtifactReader, HttpOriginSource } from '@strata/model-registry';
+import { LOADER_SETTINGS, type LoaderSettings } from '../loader.settings';
+import { OriginSource, S3Source, type ArtifactSource } from './artifact-source.adapter';
+
+/** The S3 bucket's reader (an `S3ArtifactStore` in production). */
+export const ARTIFACT_STORE = Symbol('ARTIFACT_STORE');
+/** The `HttpOriginSource` used for versions that have an origin URL. */
+export const ORIGIN_SOURCE = Symbol('ORIGIN_SOURCE');
+
+export type ArtifactStore = ArtifactReader & { readonly bucket: string };
+
+/** The sources of a version, in the order they are tried: S3, then its HTTP origin if any. */
+@Injectable()
+export class ArtifactSourceFactory {
+  constructor(
+    @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
+    @Inject(ORIGIN_SOURCE) private readonly origin: HttpOriginSource,
+    @Inject(LOADER_SETTINGS) private readonly settings: LoaderSettings,
+  ) {}
+
+  forVersion(model: string, version: number, originUrl: string | null): ArtifactSource[] {
+    const sources: ArtifactSource[] = [
+      new S3Source(this.store, this.store.bucket, this.settings.s3Prefix, model, version),
+    ];
+    if (originUrl) sources.push(new OriginSource(this.origin, originUrl));
+    return sources;
+  }
+}

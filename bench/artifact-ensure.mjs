@@ -1,0 +1,236 @@
+#!/usr/bin/env node
+// Artifact cache bench: cold `ensure` of a 50 MB artifact through a real model-loader process
+// (queue, registry lookup, manifest, S3 download, sha256, fsync, atomic rename) against a raw
+// GetObject of the same bytes to a file, in the same run; then warm `ensure` latency.
+//
+//   pnpm turbo build --filter @strata/model-loader
+//   node --openssl-legacy-provider bench/artifact-ensure.mjs [--mb 50] [--cold 5] [--warm 2000]
+//
+// Needs Redis on 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432 (STRATA_TEST_* override them).
+// Prints one JSON object (numbers in ms) and the ratios against the goals.
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, promises as fs } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// Resolve the workspace packages (built dist) and third-party modules the way the loader does.
+const require = createRequire(path.join(root, 'apps/model-loader/package.json'));
+const { Redis } = require('ioredis');
+const layout = require('@strata/artifact-layout');
+const { ModelRegistryRepository, S3ArtifactStore } = require('@strata/model-registry');
+const { createPrismaClient } = require('@strata/db');
+const { startEmbeddedS3, EMBEDDED_S3_CREDENTIALS } = require('@strata/embedded-s3');
+const { ModelLoaderClient } = require('@strata/loader-client');
+// Single modules of the test harness: its index also loads the Jest lifecycle suite.
+const testing = {
+  ...require('@strata/testing/dist/test-database.fixture'),
+  ...require('@strata/testing/dist/service-env.factory'),
+  ...require('@strata/testing/dist/service-process.fixture'),
+  ...require('@strata/testing/dist/unique-id.util'),
+  ...require('@strata/testing/dist/test-targets.util'),
+  ...require('@strata/testing/dist/redis-cleanup.util'),
+};
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+const MB = arg('mb', 50);
+const COLD_RUNS = arg('cold', 5);
+const WARM_RUNS = arg('warm', 2000);
+const BUCKET = 'strata-bench';
+const PREFIX = 'bench';
+
+const median = (xs) => quantile(xs, 0.5);
+function quantile(xs, q) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+async function main() {
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-bench-artifact-'));
+  const s3 = await startEmbeddedS3({
+    directory: path.join(work, 's3'),
+    port: 0,
+    buckets: [BUCKET],
+  });
+  const db = await testing.createTestDatabase('bench');
+  const prisma = createPrismaClient({ databaseUrl: db.url });
+  const repo = new ModelRegistryRepository(prisma);
+  const store = new S3ArtifactStore({
+    bucket: BUCKET,
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { ...EMBEDDED_S3_CREDENTIALS },
+  });
+  const prefix = testing.testRedisPrefix('bench');
+  const cacheDir = path.join(work, 'cache');
+  let loader;
+  const conns = [];
+  let client;
+  try {
+    // One 50 MB version, registered the way a publish would.
+    const src = path.join(work, 'src');
+    await fs.mkdir(src);
+    const weights = path.join(src, 'weights.onnx');
+    const fh = await fs.open(weights, 'w');
+    for (let left = MB * 1024 * 1024; left > 0; left -= 4 << 20)
+      await fh.write(randomBytes(Math.min(4 << 20, left)));
+    await fh.close();
+    const model = 'bench-model';
+    const created = await repo.createVersion({
+      model,
+      taskType: 'classification',
+      prepare: (version) => ({
+        storagePrefix: layout.s3VersionPrefix(PREFIX, model, version),
+        manifestDigest: '0'.repeat(64),
+        sizeBytes: MB * 1024 * 1024,
+        metadata: { taskType: 'classification', inputs: [], outputs: [] },
+      }),
+    });
+    const version = created.version;
+    const manifest = await layout.buildManifest(src, { model, version });
+    const keys = layout.s3Keys(PREFIX, model, version);
+    await store.uploadFile(keys.weights, weights);
+    await store.uploadBuffer(keys.manifest, Buffer.from(layout.serializeManifest(manifest)));
+    await repo.markReady(model, version, {
+      details: { manifestDigest: layout.manifestDigest(manifest), sizeBytes: MB * 1024 * 1024 },
+    });
+
+    const env = await testing.serviceEnv({
+      DATABASE_URL: db.url,
+      REDIS_KEY_PREFIX: prefix,
+      S3_ENDPOINT: s3.endpoint,
+      S3_BUCKET: BUCKET,
+      S3_PREFIX: PREFIX,
+      CACHE_DOMAIN: 'bench',
+      MODEL_CACHE_DIR: cacheDir,
+      LOG_LEVEL: process.env.BENCH_LOADER_LOG ?? 'warn',
+    });
+    loader = testing.spawnService('model-loader', env);
+    await loader.waitForReady();
+    conns.push(
+      new Redis(testing.testRedisUrl(), { enableOfflineQueue: false, maxRetriesPerRequest: 1 }),
+      new Redis(testing.testRedisUrl(), { maxRetriesPerRequest: null }),
+    );
+    client = new ModelLoaderClient({
+      connection: conns[0],
+      eventsConnection: conns[1],
+      keyPrefix: prefix,
+      domain: 'bench',
+    });
+    await client.ready();
+
+    // Warm-up (connections, JIT, page cache of s3rver's file) before anything is timed.
+    await rawGet(store, keys.weights, path.join(work, 'raw-warmup'));
+    await client.ensure({ model, version }, { timeoutMs: 120_000 });
+
+    const raw = [];
+    const cold = [];
+    for (let i = 0; i < COLD_RUNS; i++) {
+      // Alternate so drift on a noisy machine hits both alike.
+      await client.clear(model);
+      let t = performance.now();
+      const got = await client.ensure({ model, version }, { timeoutMs: 120_000 });
+      cold.push(performance.now() - t);
+      if (got.cached) throw new Error('expected a cold ensure');
+      t = performance.now();
+      await rawGet(store, keys.weights, path.join(work, `raw-${i}`));
+      raw.push(performance.now() - t);
+      await fs.rm(path.join(work, `raw-${i}`));
+    }
+    const check = await sha256(
+      path.join(cacheDir, 'models', model, String(version), 'weights.onnx'),
+    );
+    if (check !== manifest.files[0].sha256) throw new Error('the cached copy does not match');
+
+    const warm = [];
+    for (let i = 0; i < WARM_RUNS; i++) {
+      const t = performance.now();
+      const got = await client.ensure({ model, version });
+      warm.push(performance.now() - t);
+      if (!got.cached) throw new Error('expected a warm ensure');
+    }
+    // Same, 16 in flight: throughput of hits.
+    const parallel = 16;
+    const t0 = performance.now();
+    let done = 0;
+    await Promise.all(
+      Array.from({ length: parallel }, async () => {
+        while (done < WARM_RUNS) {
+          done++;
+          await client.ensure({ model, version });
+        }
+      }),
+    );
+    const warmRate = WARM_RUNS / ((performance.now() - t0) / 1000);
+
+    const coldMedian = median(cold);
+    const rawMedian = median(raw);
+    const result = {
+      bench: 'artifact-ensure',
+      date: new Date().toISOString(),
+      machine: {
+        cpus: os.cpus().length,
+        cpu: os.cpus()[0]?.model,
+        memGiB: round(os.totalmem() / 2 ** 30, 1),
+      },
+      artifactMiB: MB,
+      coldRuns: COLD_RUNS,
+      rawGetObjectMs: { median: round(rawMedian), all: raw.map((x) => round(x)) },
+      coldEnsureMs: { median: round(coldMedian), all: cold.map((x) => round(x)) },
+      coldVsRaw: round(coldMedian / rawMedian),
+      rawMiBps: round(MB / (rawMedian / 1000), 1),
+      coldMiBps: round(MB / (coldMedian / 1000), 1),
+      warmEnsureMs: {
+        runs: WARM_RUNS,
+        p50: round(quantile(warm, 0.5), 3),
+        p90: round(quantile(warm, 0.9), 3),
+        p99: round(quantile(warm, 0.99), 3),
+      },
+      warmEnsurePerSecondAt16: Math.round(warmRate),
+    };
+    if (process.env.BENCH_LOADER_LOG)
+      for (const r of loader.logs.filter((l) => String(l.msg).startsWith('downloaded')))
+        console.error(JSON.stringify(r));
+    console.log(JSON.stringify(result, null, 2));
+    console.log(
+      `cold ensure / raw GetObject = ${result.coldVsRaw}x (goal <= 1.2x: ${result.coldVsRaw <= 1.2 ? 'met' : 'NOT met'})`,
+    );
+    console.log(
+      `warm ensure p50 = ${result.warmEnsureMs.p50} ms (goal < 2 ms: ${result.warmEnsureMs.p50 < 2 ? 'met' : 'NOT met'}; ratio to goal ${round(result.warmEnsureMs.p50 / 2)})`,
+    );
+  } finally {
+    await client?.close();
+    for (const c of conns) c.disconnect();
+    await loader?.stop(10_000);
+    store.destroy();
+    await prisma.$disconnect();
+    await db.drop();
+    await s3.stop();
+    await testing.deleteRedisPrefix(prefix);
+    await fs.rm(work, { recursive: true, force: true });
+  }
+}
+
+async function rawGet(store, key, file) {
+  const out = await store.getStream(key);
+  await pipeline(out.body, createWriteStream(file));
+}
+
+async function sha256(file) {
+  const hash = createHash('sha256');
+  for await (const chunk of (await fs.open(file)).createReadStream()) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,14 @@
+export {
+  LOADER_ERROR_CODES,
+  ModelLoaderError,
+  decodeLoaderFailure,
+  encodeLoaderFailure,
+  isLoaderErrorCode,
+  type LoaderErrorCode,
+} from './loader-error';
+export {
+  ModelLoaderClient,
+  type CallOptions,
+  type ModelLoaderClientOptions,
+} from './model-loader.client';
+export { ModelLeases } from './model-leases.repository';

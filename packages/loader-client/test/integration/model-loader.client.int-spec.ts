@@ -1,0 +1,220 @@
+import { bullPrefix, createDispatcher, modelLoadQueue } from '@strata/cache-keys';
+import {
+  deleteRedisPrefix,
+  startRedisServer,
+  testRedisPrefix,
+  testRedisUrl,
+  waitFor,
+} from '@strata/testing';
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { encodeLoaderFailure, ModelLoaderClient, ModelLoaderError } from '../../src';
+
+const failFast = (url: string) =>
+  new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+const blocking = (url: string) => new Redis(url, { maxRetriesPerRequest: null });
+
+describe('ModelLoaderClient (real Redis, a stand-in loader)', () => {
+  const prefix = testRedisPrefix('loader-client');
+  const domain = 'client-test';
+  const url = testRedisUrl();
+  let producer: Redis;
+  let events: Redis;
+  let workerConn: Redis;
+  let client: ModelLoaderClient;
+  let worker: Worker;
+  const seen: string[] = [];
+
+  beforeAll(async () => {
+    producer = failFast(url);
+    events = blocking(url);
+    workerConn = blocking(url);
+    client = new ModelLoaderClient({
+      connection: producer,
+      eventsConnection: events,
+      keyPrefix: prefix,
+      domain,
+    });
+    worker = new Worker(
+      modelLoadQueue(domain),
+      createDispatcher('model-load', {
+        ensure: async (job) => {
+          seen.push(`ensure ${job.data.model}/${job.data.version}`);
+          if (job.data.model === 'corrupt')
+            throw new Error(
+              encodeLoaderFailure(
+                'CHECKSUM',
+                `corrupt/${job.data.version}: weights.onnx: sha256 mismatch`,
+              ),
+            );
+          if (job.data.model === 'bad..name')
+            throw new UnrecoverableError(
+              encodeLoaderFailure('INVALID_NAME', 'Invalid model name "bad..name"'),
+            );
+          if (job.data.model === 'crash') throw new Error('plain failure');
+          if (job.data.model === 'slow') await new Promise((r) => setTimeout(r, 1500));
+          return { path: `/cache/models/${job.data.model}/${job.data.version}`, cached: false };
+        },
+        evict: async () => ({ evicted: true }),
+        clear: async (job) => ({ removed: job.data.model ? 1 : 7 }),
+      }),
+      { connection: workerConn, prefix: bullPrefix(prefix), concurrency: 8 },
+    );
+    await client.ready();
+  });
+
+  afterAll(async () => {
+    await worker.close();
+    await client.close();
+    producer.disconnect();
+    events.disconnect();
+    workerConn.disconnect();
+    await deleteRedisPrefix(prefix);
+  });
+
+  it('returns the loader result of ensure, evict and clear', async () => {
+    await expect(client.ensure({ model: 'resnet', version: 3 })).resolves.toEqual({
+      path: '/cache/models/resnet/3',
+      cached: false,
+    });
+    await expect(client.evict({ model: 'resnet', version: 3 })).resolves.toEqual({ evicted: true });
+    await expect(client.clear('resnet')).resolves.toEqual({ removed: 1 });
+    await expect(client.clear()).resolves.toEqual({ removed: 7 });
+  });
+
+  it('passes the loader error code and message through intact', async () => {
+    const err = await client.ensure({ model: 'corrupt', version: 2 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelLoaderError);
+    expect(err).toMatchObject({
+      code: 'CHECKSUM',
+      message: 'corrupt/2: weights.onnx: sha256 mismatch',
+    });
+    await expect(client.ensure({ model: 'bad..name', version: 1 })).rejects.toMatchObject({
+      code: 'INVALID_NAME',
+      message: 'Invalid model name "bad..name"',
+    });
+    await expect(client.ensure({ model: 'crash', version: 1 })).rejects.toMatchObject({
+      code: 'INTERNAL',
+      message: 'plain failure',
+    });
+  });
+
+  it('answers many concurrent calls', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => client.ensure({ model: `m${i % 5}`, version: 1 })),
+    );
+    expect(results.map((r) => r.path)).toEqual(
+      Array.from({ length: 50 }, (_, i) => `/cache/models/m${i % 5}/1`),
+    );
+  });
+
+  it('works on its first call with brand-new connections', async () => {
+    const conns = [failFast(url), blocking(url)];
+    const fresh = new ModelLoaderClient({
+      connection: conns[0],
+      eventsConnection: conns[1],
+      keyPrefix: prefix,
+      domain,
+    });
+    try {
+      await expect(fresh.ensure({ model: 'first', version: 1 })).resolves.toMatchObject({
+        path: '/cache/models/first/1',
+      });
+    } finally {
+      await fresh.close();
+      for (const c of conns) c.disconnect();
+    }
+  });
+
+  it('times out with TIMEOUT when the loader is slower than the caller', async () => {
+    await expect(
+      client.ensure({ model: 'slow', version: 1 }, { timeoutMs: 200 }),
+    ).rejects.toMatchObject({ code: 'TIMEOUT', retryable: true });
+  });
+
+  it('times out with TIMEOUT when no loader consumes the queue, and withdraws the job', async () => {
+    const lonely = new ModelLoaderClient({
+      connection: producer,
+      eventsConnection: events,
+      keyPrefix: prefix,
+      domain: 'nobody-home',
+    });
+    try {
+      const err = await lonely
+        .ensure({ model: 'resnet', version: 1 }, { timeoutMs: 300 })
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'TIMEOUT' });
+      expect((err as Error).message).toContain('resnet');
+      const queue = new Queue(modelLoadQueue('nobody-home'), {
+        connection: producer,
+        prefix: bullPrefix(prefix),
+      });
+      expect(await queue.getWaitingCount()).toBe(0);
+      await queue.close();
+    } finally {
+      await lonely.close();
+    }
+  });
+});
+
+describe('ModelLoaderClient with Redis down', () => {
+  it('fails fast on a brand-new connection to a Redis that is not there', async () => {
+    const server = await startRedisServer();
+    await server.stop();
+    const producer = failFast(server.url);
+    const events = blocking(server.url);
+    producer.on('error', () => undefined);
+    events.on('error', () => undefined);
+    const client = new ModelLoaderClient({
+      connection: producer,
+      eventsConnection: events,
+      keyPrefix: testRedisPrefix('never'),
+      domain: 'down',
+    });
+    try {
+      await expect(
+        client.ensure({ model: 'resnet', version: 1 }, { timeoutMs: 60_000 }),
+      ).rejects.toMatchObject({ code: 'INTERNAL', retryable: true });
+    } finally {
+      await client.close();
+      producer.disconnect();
+      events.disconnect();
+    }
+  });
+
+  it('fails fast with a retryable INTERNAL error instead of waiting for Redis', async () => {
+    const server = await startRedisServer();
+    const prefix = testRedisPrefix('loader-client-down');
+    const producer = failFast(server.url);
+    const events = blocking(server.url);
+    producer.on('error', () => undefined);
+    events.on('error', () => undefined);
+    const client = new ModelLoaderClient({
+      connection: producer,
+      eventsConnection: events,
+      keyPrefix: prefix,
+      domain: 'down',
+    });
+    try {
+      await client.ready();
+      await server.stop();
+      await waitFor(async () => producer.status !== 'ready', {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+        what: 'disconnect',
+      });
+      // A timeout far beyond any reconnect: the answer must come from the fail-fast path.
+      const err = await client
+        .ensure({ model: 'resnet', version: 1 }, { timeoutMs: 60_000 })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ModelLoaderError);
+      expect(err).toMatchObject({ code: 'INTERNAL', retryable: true });
+      expect((err as Error).message).toMatch(/Redis|connect|writeable/i);
+    } finally {
+      await client.close();
+      producer.disconnect();
+      events.disconnect();
+      await server.stop();
+    }
+  });
+});
