@@ -18,6 +18,7 @@ import {
   STRATA_LOGGER,
   type ServiceConfig,
 } from '@strata/service-kit';
+import { UsageEmitter, UsageEmitterModule, UsageQueryModule } from '@strata/usage';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -49,6 +50,9 @@ import { RoboflowModelsController } from './tasks/roboflow-models.controller';
 import { TaskInferenceController } from './tasks/task-inference.controller';
 import { TaskInferenceService } from './tasks/task-inference.service';
 import { REDIS_KEYS, S3_STORE } from './tokens';
+import { InferenceUsage } from './usage/inference-usage';
+import { RecentController } from './usage/recent.controller';
+import { UsageController } from './usage/usage.controller';
 import { V2InferenceController } from './v2/v2-inference.controller';
 import { V2InferenceService } from './v2/v2-inference.service';
 import { V2ModelsController } from './v2/v2-models.controller';
@@ -63,6 +67,8 @@ const MAX_IN_FLIGHT = 10_000;
  * tests can assemble them without Nest, or override one provider and keep the rest real.
  */
 @Module({
+  // Here, not global: the emitter's shutdown hook must run before Redis connections close.
+  imports: [UsageEmitterModule, UsageQueryModule],
   controllers: [
     V2ServerController,
     V2ModelsController,
@@ -72,6 +78,8 @@ const MAX_IN_FLIGHT = 10_000;
     TaskInferenceController,
     AdminKeysController,
     AdminModelsController,
+    UsageController,
+    RecentController,
   ],
   providers: [
     {
@@ -174,6 +182,13 @@ const MAX_IN_FLIGHT = 10_000;
         }),
     },
 
+    // Usage: one event per inference request (src/usage/inference-usage.ts)
+    {
+      provide: InferenceUsage,
+      inject: [UsageEmitter],
+      useFactory: (emitter: UsageEmitter) => new InferenceUsage(emitter),
+    },
+
     // The queue hop
     {
       provide: InferQueue,
@@ -249,23 +264,31 @@ const MAX_IN_FLIGHT = 10_000;
     },
     {
       provide: V2InferenceService,
-      inject: [ModelMetadataService, InferenceService, GATEWAY_SETTINGS],
+      inject: [ModelMetadataService, InferenceService, GATEWAY_SETTINGS, InferenceUsage],
       useFactory: (
         metadata: ModelMetadataService,
         inference: InferenceService,
         s: GatewaySettings,
-      ) => new V2InferenceService(metadata, inference, s.maxBodyBytes),
+        usage: InferenceUsage,
+      ) => new V2InferenceService(metadata, inference, s.maxBodyBytes, usage),
     },
 
     // Task endpoints
     {
       provide: TaskInferenceService,
-      inject: [ModelMetadataService, ArtifactFilesService, InferenceService, GATEWAY_SETTINGS],
+      inject: [
+        ModelMetadataService,
+        ArtifactFilesService,
+        InferenceService,
+        GATEWAY_SETTINGS,
+        InferenceUsage,
+      ],
       useFactory: (
         metadata: ModelMetadataService,
         artifacts: ArtifactFilesService,
         inference: InferenceService,
         s: GatewaySettings,
+        usage: InferenceUsage,
       ) =>
         new TaskInferenceService(
           metadata,
@@ -277,6 +300,7 @@ const MAX_IN_FLIGHT = 10_000;
             timeoutMs: s.imageUrlTimeoutMs,
           }),
           inference,
+          usage,
         ),
     },
     GatewayRuntime,

@@ -25,6 +25,8 @@ export interface InferOutcome {
   roundTripMs: number;
   worker: string;
   batchSize: number;
+  /** Answered without a worker computing it (usage events count it as cached). */
+  cached: boolean;
 }
 
 export interface InferOptions {
@@ -133,6 +135,8 @@ export class InferenceService {
         roundTripMs,
         worker: result.worker,
         batchSize: result.batchSize,
+        // A worker computed it. The prediction cache, when it answers, returns `cached: true`.
+        cached: false,
       };
     } catch (err) {
       const outcome = outcomeOf(err);

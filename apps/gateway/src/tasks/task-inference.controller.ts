@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { setRequestModel } from '../http/request-context';
+import { requestState, setRequestModel } from '../http/request-context';
 import { parseTaskRequest } from './task-request';
 import {
   TaskInferenceService,
@@ -25,7 +25,7 @@ export class TaskInferenceController {
     const request = parseTaskRequest(body, 'classification');
     const target = await this.tasks.resolve(request);
     setRequestModel(req, target.model);
-    return this.tasks.classify(request, target);
+    return this.tasks.classify(request, target, requestState(req).apiKey);
   }
 
   @Post('object_detection')
@@ -37,6 +37,6 @@ export class TaskInferenceController {
     const request = parseTaskRequest(body, 'object_detection');
     const target = await this.tasks.resolve(request);
     setRequestModel(req, target.model);
-    return this.tasks.detect(request, target);
+    return this.tasks.detect(request, target, requestState(req).apiKey);
   }
 }

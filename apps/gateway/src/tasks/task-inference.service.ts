@@ -2,6 +2,12 @@ import { BadRequestError } from '../http/http-errors';
 import type { InferenceService } from '../inference/inference.service';
 import type { ArtifactFilesService, VersionArtifacts } from '../registry/artifact-files.service';
 import type { ModelMetadataService, ResolvedModel } from '../registry/model-metadata.service';
+import {
+  countAnswer,
+  type InferenceUsage,
+  type UsageCaller,
+  type UsageTally,
+} from '../usage/inference-usage';
 import { classify, type ClassPrediction } from './classification.postprocess';
 import {
   decodeYolo,
@@ -84,6 +90,7 @@ export class TaskInferenceService {
     private readonly images: ImagePreprocessService,
     private readonly fetcher: ImageUrlFetcher,
     private readonly inference: InferenceService,
+    private readonly usage: InferenceUsage,
     private readonly now: () => number = () => performance.now(),
   ) {}
 
@@ -91,8 +98,36 @@ export class TaskInferenceService {
     return this.metadata.resolve(request.model, request.ref);
   }
 
-  async classify(request: TaskRequest, target?: ResolvedModel): Promise<ClassificationAnswer> {
-    const c = await this.compute(request, 'classification', target);
+  /** One usage event per call once the model resolved (ok or error), accounted to `caller`. */
+  async classify(
+    request: TaskRequest,
+    target?: ResolvedModel,
+    caller?: UsageCaller,
+  ): Promise<ClassificationAnswer> {
+    const resolved = target ?? (await this.resolve(request));
+    return this.usage.track(caller, resolved, { items: 1 }, (tally) =>
+      this.runClassification(request, resolved, tally),
+    );
+  }
+
+  /** One usage event per call once the model resolved (ok or error), accounted to `caller`. */
+  async detect(
+    request: TaskRequest,
+    target?: ResolvedModel,
+    caller?: UsageCaller,
+  ): Promise<DetectionAnswer> {
+    const resolved = target ?? (await this.resolve(request));
+    return this.usage.track(caller, resolved, { items: 1 }, (tally) =>
+      this.runDetection(request, resolved, tally),
+    );
+  }
+
+  private async runClassification(
+    request: TaskRequest,
+    target: ResolvedModel,
+    tally: UsageTally,
+  ): Promise<ClassificationAnswer> {
+    const c = await this.compute(request, 'classification', target, tally);
     const t0 = this.now();
     const scores = floatValues(c.output);
     const n = c.output.shape[c.output.shape.length - 1] ?? scores.length;
@@ -109,8 +144,12 @@ export class TaskInferenceService {
     };
   }
 
-  async detect(request: TaskRequest, target?: ResolvedModel): Promise<DetectionAnswer> {
-    const c = await this.compute(request, 'object_detection', target);
+  private async runDetection(
+    request: TaskRequest,
+    target: ResolvedModel,
+    tally: UsageTally,
+  ): Promise<DetectionAnswer> {
+    const c = await this.compute(request, 'object_detection', target, tally);
     const t0 = this.now();
     const d = TASK_DEFAULTS.object_detection;
     let boxes;
@@ -159,10 +198,10 @@ export class TaskInferenceService {
   private async compute(
     request: TaskRequest,
     kind: TaskKind,
-    given?: ResolvedModel,
+    target: ResolvedModel,
+    tally: UsageTally,
   ): Promise<Computed> {
     const started = this.now();
-    const target = given ?? (await this.resolve(request));
     const label = `${target.model}/${target.version}`;
     if (
       target.taskType &&
@@ -202,6 +241,7 @@ export class TaskInferenceService {
     const outcome = await this.inference.infer(target, [prepared.tensor], {
       outputs: [post.output],
     });
+    countAnswer(tally, outcome);
     const output = outcome.outputs.find((o) => o.name === post.output);
     if (!output) throw new BadRequestError(`model ${label} returned no output "${post.output}"`);
     return {

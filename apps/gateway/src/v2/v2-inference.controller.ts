@@ -1,6 +1,6 @@
 import { Controller, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { setRequestModel } from '../http/request-context';
+import { requestState, setRequestModel } from '../http/request-context';
 import { V2InferenceService } from './v2-inference.service';
 
 const HEADER_LENGTH = 'inference-header-content-length';
@@ -40,7 +40,12 @@ export class V2InferenceController {
     const target = await this.v2.resolve(model, version);
     setRequestModel(req, target.model);
     const header = req.headers[HEADER_LENGTH];
-    const built = await this.v2.infer(target, req.body, Array.isArray(header) ? header[0] : header);
+    const built = await this.v2.infer(
+      target,
+      req.body,
+      Array.isArray(header) ? header[0] : header,
+      requestState(req).apiKey,
+    );
     if (built.headerLength !== undefined) {
       reply
         .header('content-type', 'application/octet-stream')

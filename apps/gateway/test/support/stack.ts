@@ -29,6 +29,7 @@ export interface StackOptions {
   workers: number;
   gateway?: Record<string, string>;
   worker?: Record<string, string>;
+  telemetry?: Record<string, string>;
 }
 
 /**
@@ -87,7 +88,10 @@ export class Stack {
     };
     await fs.mkdir(this.shared.MODEL_CACHE_DIR, { recursive: true });
     this.loader = spawnService('model-loader', await serviceEnv(this.shared));
-    this.telemetry = spawnService('telemetry-sender', await serviceEnv(this.shared));
+    this.telemetry = spawnService(
+      'telemetry-sender',
+      await serviceEnv({ ...this.shared, ...this.options.telemetry }),
+    );
     this.gateway = spawnService(
       'gateway',
       await serviceEnv({
