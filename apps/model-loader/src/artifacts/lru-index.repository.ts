@@ -4,9 +4,11 @@ import { REDIS_CLIENT, STRATA_CONFIG, type ServiceConfig } from '@strata/service
 import type { Redis } from 'ioredis';
 import { LOADER_SETTINGS, versionKey, type LoaderSettings } from '../loader.settings';
 
+// Milliseconds with the microseconds as a fraction: two uses within one millisecond (a hit right
+// after another version's download) must still be ordered.
 const NOW = `
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 `;
 
 /**
