@@ -1,10 +1,9 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { QUEUE, createDispatcher, encodeJobFailure, type JobError } from '@strata/cache-keys';
-import { QueueWorkerHost, ServiceLifecycle } from '@strata/service-kit';
+import { QueueWorkerHost } from '@strata/service-kit';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { WORKER_SETTINGS, type WorkerSettings } from '../worker-settings';
 import { InferService, type InferJobContext } from './infer.service';
-import { endDisconnectedWorkerClients } from './queue-drain.workaround';
 
 /** A JobError as BullMQ failure: the code inside the message; no retry for bad requests. */
 export function toBullFailure(err: JobError): Error {
@@ -34,16 +33,7 @@ export class InferProcessor implements OnModuleInit {
     private readonly host: QueueWorkerHost,
     private readonly infer: InferService,
     @Inject(WORKER_SETTINGS) private readonly settings: WorkerSettings,
-    lifecycle: ServiceLifecycle,
-  ) {
-    // Same name as the host's own drain step, so this one replaces it: with Redis down, the
-    // host's close() alone would wait out SHUTDOWN_TIMEOUT (see the workaround).
-    lifecycle.onDrain('queue-workers', async () => {
-      const closing = this.host.close();
-      await endDisconnectedWorkerClients(this.host.list());
-      await closing;
-    });
-  }
+  ) {}
 
   onModuleInit(): void {
     const s = this.settings;

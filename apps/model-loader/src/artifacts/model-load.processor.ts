@@ -1,13 +1,12 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { createDispatcher, modelLoadQueue } from '@strata/cache-keys';
 import { encodeLoaderFailure } from '@strata/loader-client';
-import { QueueWorkerHost, ServiceLifecycle, STRATA_LOGGER } from '@strata/service-kit';
+import { QueueWorkerHost, STRATA_LOGGER } from '@strata/service-kit';
 import { UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
 import { LOADER_SETTINGS, type LoaderSettings } from '../loader.settings';
 import { ArtifactCacheService } from './artifact-cache.service';
 import { toModelLoaderError } from './loader-errors';
-import { endDisconnectedWorkerClients } from './queue-drain.workaround';
 
 /**
  * Consumes `model-load:{domain}`: `ensure`, `evict`, `clear`. Failures carry their code in the
@@ -21,15 +20,7 @@ export class ModelLoadProcessor implements OnModuleInit {
     private readonly cache: ArtifactCacheService,
     @Inject(LOADER_SETTINGS) private readonly settings: LoaderSettings,
     @Inject(STRATA_LOGGER) private readonly logger: Logger,
-    lifecycle: ServiceLifecycle,
-  ) {
-    // Same name as the host's own drain step, so this one replaces it (see the workaround).
-    lifecycle.onDrain('queue-workers', async () => {
-      const closing = this.host.close();
-      await endDisconnectedWorkerClients(this.host.list());
-      await closing;
-    });
-  }
+  ) {}
 
   onModuleInit(): void {
     this.host.consume({

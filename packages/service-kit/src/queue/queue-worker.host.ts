@@ -9,6 +9,7 @@ import { Worker, type Job, type WorkerOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import { STRATA_CONFIG, STRATA_LOGGER, type ServiceConfig } from '../core/service-kit.tokens';
 import { ServiceLifecycle } from '../core/service-lifecycle.service';
+import { endDisconnectedWorkerClients } from './end-disconnected-clients';
 import { RedisConnectionFactory } from '../redis/redis-connection.factory';
 
 export interface QueueConsumerOptions {
@@ -79,7 +80,11 @@ export class QueueWorkerHost implements OnApplicationBootstrap, OnModuleDestroy 
 
   /** Stops taking jobs and resolves when every active job has finished. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= Promise.all(this.workers.map((w) => w.close())).then(() => undefined);
+    if (!this.closing) {
+      const closed = Promise.all(this.workers.map((w) => w.close())).then(() => undefined);
+      // With Redis down, close() alone would wait out SHUTDOWN_TIMEOUT (see the helper).
+      this.closing = endDisconnectedWorkerClients(this.workers).then(() => closed);
+    }
     return this.closing;
   }
 

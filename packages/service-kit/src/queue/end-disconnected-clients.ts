@@ -14,8 +14,7 @@ interface EndableClient {
  * out SHUTDOWN_TIMEOUT and exit 1. For every worker connection that is not connected, this
  * rejects the commands it queued and marks it ended, which lets `close()` finish. Connected
  * ones are left alone (they close gracefully). It reaches into BullMQ and ioredis internals, so
- * it is kept here, small, until @strata/service-kit's QueueWorkerHost does the same (the
- * model-loader carries the same copy).
+ * it stays small and in this one place: QueueWorkerHost.close() calls it.
  */
 export async function endDisconnectedWorkerClients(workers: readonly Worker[]): Promise<void> {
   for (const worker of workers) {
