@@ -31,6 +31,15 @@ export class RedisKeys {
     return this.k('meta', 'version', tag('model', model), seg('version', version));
   }
 
+  /**
+   * Epoch of a model's cached metadata (a counter, no TTL): every registry change of the model
+   * increments it, and a `meta`/`alias` entry counts only if it was written under the current
+   * epoch. Shares the model's hash tag with those entries (read with them in one MGET).
+   */
+  metaEpoch(model: string): string {
+    return this.k('meta', 'epoch', tag('model', model));
+  }
+
   /** Which version an alias (`latest`, `prod`) points at. */
   alias(model: string, alias: string): string {
     return this.k('alias', tag('model', model), seg('alias', alias));
@@ -125,6 +134,14 @@ export class RedisKeys {
   /** A large input tensor parked for one job. */
   blob(id: string): string {
     return this.k('blob', tag('blob', id));
+  }
+
+  /**
+   * Pub/sub channel on which a gateway that computed a coalesced prediction tells the others
+   * waiting on its lock (in any gateway) that the entry is stored, or that it failed.
+   */
+  predictionsChannel(): string {
+    return this.k('pred-done');
   }
 
   /** Pub/sub channel for invalidation events (model, alias, key revocation). */

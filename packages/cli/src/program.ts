@@ -2,15 +2,18 @@ import { Command, CommanderError } from 'commander';
 import type { Env } from '@strata/config';
 import { CliContext, type CliIo } from './cli-context';
 import { describeFailure, EXIT } from './exit-codes';
+import { registerCacheCommands } from './cache.command';
 import { registerKeysCommands } from './keys.command';
 import { registerModelsCommands } from './models.command';
 
 const VERSION = '0.1.0';
 
-/** The command tree; one `register…Commands` per group (`models`, later `keys`, `cache`). */
+/** The command tree; one `register…Commands` per group (`models`, `keys`, `cache`). */
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('strata')
-    .description('Strata command line: publish and manage ONNX models and API keys')
+    .description(
+      'Strata command line: publish and manage ONNX models, API keys and the prediction cache',
+    )
     .version(VERSION, '-V, --version', 'print the version of this CLI')
     // Program options only before the command, so `models push --version N` stays push's own.
     .enablePositionalOptions()
@@ -23,6 +26,7 @@ export function buildProgram(ctx: CliContext): Command {
     .showHelpAfterError('(add --help for usage)');
   registerModelsCommands(program, ctx);
   registerKeysCommands(program, ctx);
+  registerCacheCommands(program, ctx);
   return program;
 }
 

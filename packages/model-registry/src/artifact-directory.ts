@@ -16,6 +16,8 @@ import { inspectOnnxModel, type ModelSignature } from './onnx-metadata';
 export const DEFAULT_TASK_TYPE = 'unknown';
 
 const MAX_MODEL_TYPE_BYTES = 1024 * 1024;
+/** Longest prediction-cache lifetime a model may ask for (30 days, like PREDICTION_CACHE_TTL). */
+export const MAX_PREDICTION_CACHE_TTL = 2_592_000;
 const TASK_TYPE_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /** One file to upload: from the user's directory, or generated (never written to their directory). */
@@ -29,6 +31,11 @@ export interface PreparedArtifact {
   files: ArtifactFile[];
   totalBytes: number;
   taskType: string;
+  /**
+   * `prediction_cache_ttl` of `model_type.json` (seconds; 0 = never cache this model's
+   * predictions); absent when the file names none (PREDICTION_CACHE_TTL applies).
+   */
+  predictionCacheTtl?: number;
   signature: ModelSignature;
   /** True when `model_type.json` was generated from the ONNX signature. */
   generatedModelType: boolean;
@@ -53,6 +60,31 @@ export function generateModelType(taskType: string, signature: ModelSignature): 
 
 /** Reads the task type out of a user's `model_type.json`; `undefined` when it names none. */
 export function parseModelType(text: string, file: string): string | undefined {
+  const taskType = parseModelTypeDocument(text, file).task_type;
+  if (taskType === undefined) return undefined;
+  return validateTaskType(taskType, `task_type in ${file}`);
+}
+
+/**
+ * The per-model prediction-cache lifetime a user's `model_type.json` asks for
+ * (`"prediction_cache_ttl": seconds`, 0 = never cache); `undefined` when it names none.
+ */
+export function parsePredictionCacheTtl(text: string, file: string): number | undefined {
+  const ttl = parseModelTypeDocument(text, file).prediction_cache_ttl;
+  if (ttl === undefined) return undefined;
+  if (
+    typeof ttl !== 'number' ||
+    !Number.isSafeInteger(ttl) ||
+    ttl < 0 ||
+    ttl > MAX_PREDICTION_CACHE_TTL
+  )
+    throw new InvalidArtifactError(
+      `prediction_cache_ttl in ${file} must be a whole number of seconds from 0 (never cache) to ${MAX_PREDICTION_CACHE_TTL}, got ${quoteValue(ttl)}`,
+    );
+  return ttl;
+}
+
+function parseModelTypeDocument(text: string, file: string): Record<string, unknown> {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -61,9 +93,7 @@ export function parseModelType(text: string, file: string): string | undefined {
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
     throw new InvalidArtifactError(`${file} must hold a JSON object such as {"task_type": "..."}`);
-  const taskType = (doc as Record<string, unknown>).task_type;
-  if (taskType === undefined) return undefined;
-  return validateTaskType(taskType, `task_type in ${file}`);
+  return doc as Record<string, unknown>;
 }
 
 async function statDirectory(dir: string): Promise<void> {
@@ -159,13 +189,16 @@ export async function prepareArtifact(
   }));
 
   let taskType: string;
+  let predictionCacheTtl: number | undefined;
   let generatedModelType = false;
   const modelTypeEntry = entries.find((e) => e.path === ARTIFACT_FILES.modelType);
   if (modelTypeEntry) {
     const file = path.join(dir, ARTIFACT_FILES.modelType);
     if (modelTypeEntry.size > MAX_MODEL_TYPE_BYTES)
       throw new InvalidArtifactError(`${file} is larger than ${MAX_MODEL_TYPE_BYTES} bytes`);
-    const declared = parseModelType(await fs.readFile(file, 'utf8'), file);
+    const text = await fs.readFile(file, 'utf8');
+    const declared = parseModelType(text, file);
+    predictionCacheTtl = parsePredictionCacheTtl(text, file);
     if (declared !== undefined && requestedTaskType !== undefined && declared !== requestedTaskType)
       throw new InvalidArtifactError(
         `Task type "${requestedTaskType}" conflicts with task_type "${declared}" in ${file}`,
@@ -190,6 +223,7 @@ export async function prepareArtifact(
     files,
     totalBytes: files.reduce((n, f) => n + f.size, 0),
     taskType,
+    ...(predictionCacheTtl !== undefined && { predictionCacheTtl }),
     signature,
     generatedModelType,
     ignored,

@@ -37,7 +37,9 @@ export {
 export {
   DEFAULT_TASK_TYPE,
   generateModelType,
+  MAX_PREDICTION_CACHE_TTL,
   parseModelType,
+  parsePredictionCacheTtl,
   prepareArtifact,
   validateTaskType,
   type ArtifactFile,
@@ -91,3 +93,8 @@ export {
   type ModelAdminDeps,
   type StorageCleanup,
 } from './model-admin.service';
+export {
+  CacheInvalidationError,
+  PredictionCacheAdmin,
+  type CacheInvalidation,
+} from './prediction-cache-admin.service';

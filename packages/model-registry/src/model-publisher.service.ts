@@ -166,6 +166,9 @@ export class ModelPublisher {
 
     const metadata: VersionMetadata = {
       taskType: artifact.taskType,
+      ...(artifact.predictionCacheTtl !== undefined && {
+        predictionCacheTtl: artifact.predictionCacheTtl,
+      }),
       inputs: artifact.signature.inputs,
       outputs: artifact.signature.outputs,
     };

@@ -63,6 +63,7 @@ function toMetadata(value: unknown): VersionMetadata {
     taskType: typeof v.taskType === 'string' ? v.taskType : '',
     inputs: Array.isArray(v.inputs) ? v.inputs : [],
     outputs: Array.isArray(v.outputs) ? v.outputs : [],
+    ...(typeof v.predictionCacheTtl === 'number' && { predictionCacheTtl: v.predictionCacheTtl }),
   };
 }
 

@@ -11,6 +11,8 @@ export type VersionStatus = 'uploading' | 'ready' | 'failed';
 /** What `model_versions.metadata` holds: the task type and the v2 metadata of the signature. */
 export interface VersionMetadata {
   taskType: string;
+  /** Seconds a prediction of this version stays cached (0 = never); absent: the default. */
+  predictionCacheTtl?: number;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
 }

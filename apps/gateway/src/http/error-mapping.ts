@@ -4,6 +4,7 @@ import { InvalidNameError } from '@strata/artifact-layout';
 import { JobError, type InferErrorCode } from '@strata/cache-keys';
 import {
   AliasConflictError,
+  CacheInvalidationError,
   InvalidArtifactError,
   NotFoundError,
   S3StoreError,
@@ -82,6 +83,9 @@ export function toHttpError(err: unknown): HttpErrorAnswer {
     err instanceof WorkspaceMismatchError
   ) {
     return { status: 409, message: err.message };
+  }
+  if (err instanceof CacheInvalidationError) {
+    return { status: 503, message: err.message, retryAfter: 1 };
   }
   if (err instanceof S3StoreError) {
     return {

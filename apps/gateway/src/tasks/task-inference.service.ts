@@ -1,3 +1,5 @@
+import { cacheControlBypasses, parseUseCache, type CacheStatus } from '../cache/cache-policy';
+import type { PredictionCacheService } from '../cache/prediction-cache.service';
 import { BadRequestError } from '../http/http-errors';
 import type { InferenceService } from '../inference/inference.service';
 import type { ArtifactFilesService, VersionArtifacts } from '../registry/artifact-files.service';
@@ -68,7 +70,21 @@ function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
+/** An answer and what the prediction cache did for it (sent as `x-strata-cache`). */
+export interface TaskResult<A> {
+  answer: A;
+  cache: CacheStatus;
+}
+
+/** How the request asked about the cache outside its body. */
+export interface TaskCacheWish {
+  /** `?use_cache=` */
+  query?: unknown;
+  cacheControl?: string | string[];
+}
+
 interface Computed {
+  cache: CacheStatus;
   target: ResolvedModel;
   artifacts: VersionArtifacts;
   prepared: PreparedImage;
@@ -90,6 +106,7 @@ export class TaskInferenceService {
     private readonly images: ImagePreprocessService,
     private readonly fetcher: ImageUrlFetcher,
     private readonly inference: InferenceService,
+    private readonly predictions: PredictionCacheService,
     private readonly usage: InferenceUsage,
     private readonly now: () => number = () => performance.now(),
   ) {}
@@ -103,10 +120,11 @@ export class TaskInferenceService {
     request: TaskRequest,
     target?: ResolvedModel,
     caller?: UsageCaller,
-  ): Promise<ClassificationAnswer> {
+    wish: TaskCacheWish = {},
+  ): Promise<TaskResult<ClassificationAnswer>> {
     const resolved = target ?? (await this.resolve(request));
     return this.usage.track(caller, resolved, { items: 1 }, (tally) =>
-      this.runClassification(request, resolved, tally),
+      this.runClassification(request, resolved, tally, wish),
     );
   }
 
@@ -115,10 +133,11 @@ export class TaskInferenceService {
     request: TaskRequest,
     target?: ResolvedModel,
     caller?: UsageCaller,
-  ): Promise<DetectionAnswer> {
+    wish: TaskCacheWish = {},
+  ): Promise<TaskResult<DetectionAnswer>> {
     const resolved = target ?? (await this.resolve(request));
     return this.usage.track(caller, resolved, { items: 1 }, (tally) =>
-      this.runDetection(request, resolved, tally),
+      this.runDetection(request, resolved, tally, wish),
     );
   }
 
@@ -126,8 +145,9 @@ export class TaskInferenceService {
     request: TaskRequest,
     target: ResolvedModel,
     tally: UsageTally,
-  ): Promise<ClassificationAnswer> {
-    const c = await this.compute(request, 'classification', target, tally);
+    wish: TaskCacheWish,
+  ): Promise<TaskResult<ClassificationAnswer>> {
+    const c = await this.compute(request, 'classification', target, tally, wish);
     const t0 = this.now();
     const scores = floatValues(c.output);
     const n = c.output.shape[c.output.shape.length - 1] ?? scores.length;
@@ -138,9 +158,8 @@ export class TaskInferenceService {
       confidence: request.confidence ?? TASK_DEFAULTS.classification.confidence,
     });
     return {
-      ...this.base(request, c, t0),
-      task: 'classification',
-      ...result,
+      answer: { ...this.base(request, c, t0), task: 'classification', ...result },
+      cache: c.cache,
     };
   }
 
@@ -148,8 +167,9 @@ export class TaskInferenceService {
     request: TaskRequest,
     target: ResolvedModel,
     tally: UsageTally,
-  ): Promise<DetectionAnswer> {
-    const c = await this.compute(request, 'object_detection', target, tally);
+    wish: TaskCacheWish,
+  ): Promise<TaskResult<DetectionAnswer>> {
+    const c = await this.compute(request, 'object_detection', target, tally, wish);
     const t0 = this.now();
     const d = TASK_DEFAULTS.object_detection;
     let boxes;
@@ -176,9 +196,12 @@ export class TaskInferenceService {
       request.maxDetections ?? d.maxDetections,
     ).map((b) => toOriginal(b, c.prepared.transform, c.prepared.original));
     return {
-      ...this.base(request, c, t0),
-      task: 'object_detection',
-      predictions: toPredictions(kept, c.artifacts.classNames),
+      answer: {
+        ...this.base(request, c, t0),
+        task: 'object_detection',
+        predictions: toPredictions(kept, c.artifacts.classNames),
+      },
+      cache: c.cache,
     };
   }
 
@@ -200,6 +223,7 @@ export class TaskInferenceService {
     kind: TaskKind,
     target: ResolvedModel,
     tally: UsageTally,
+    wish: TaskCacheWish,
   ): Promise<Computed> {
     const started = this.now();
     const label = `${target.model}/${target.version}`;
@@ -238,13 +262,21 @@ export class TaskInferenceService {
     const t1 = this.now();
     const prepared = await this.images.prepare(bytes, pre);
     const t2 = this.now();
-    const outcome = await this.inference.infer(target, [prepared.tensor], {
+    // The cache keys on the preprocessed tensor: postprocessing options (confidence, top_k, NMS)
+    // apply after it, so requests differing only there share one entry.
+    const useCache =
+      request.useCache !== false &&
+      parseUseCache(wish.query, 'the use_cache query parameter') !== false &&
+      !cacheControlBypasses(wish.cacheControl);
+    const outcome = await this.predictions.infer(target, [prepared.tensor], {
+      useCache,
       outputs: [post.output],
     });
     countAnswer(tally, outcome);
     const output = outcome.outputs.find((o) => o.name === post.output);
     if (!output) throw new BadRequestError(`model ${label} returned no output "${post.output}"`);
     return {
+      cache: outcome.cache,
       target,
       artifacts,
       prepared,

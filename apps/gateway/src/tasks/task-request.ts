@@ -1,4 +1,5 @@
 import { parseModelRef } from '@strata/artifact-layout';
+import { parseUseCache } from '../cache/cache-policy';
 import { BadRequestError } from '../http/http-errors';
 
 export type TaskKind = 'classification' | 'object_detection';
@@ -16,6 +17,8 @@ export interface TaskRequest {
   topK?: number;
   iouThreshold?: number;
   maxDetections?: number;
+  /** `use_cache` of the body (false: bypass the prediction cache); undefined when absent. */
+  useCache?: boolean;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -90,6 +93,8 @@ export function parseTaskRequest(body: unknown, kind: TaskKind): TaskRequest {
     image: readImage(body.image ?? body.file),
     confidence: number(body, 'confidence', unit, 'a number from 0 to 1'),
   };
+  const useCache = parseUseCache(body.use_cache, 'use_cache');
+  if (useCache !== undefined) request.useCache = useCache;
   if (kind === 'classification') {
     request.topK = number(body, 'top_k', count(10_000), 'an integer from 1 to 10000');
   } else {

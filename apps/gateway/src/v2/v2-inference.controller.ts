@@ -1,5 +1,6 @@
 import { Controller, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { CACHE_STATUS_HEADER } from '../cache/cache-policy';
 import { requestState, setRequestModel } from '../http/request-context';
 import { V2InferenceService } from './v2-inference.service';
 
@@ -40,12 +41,17 @@ export class V2InferenceController {
     const target = await this.v2.resolve(model, version);
     setRequestModel(req, target.model);
     const header = req.headers[HEADER_LENGTH];
-    const built = await this.v2.infer(
+    const query = req.query as Record<string, unknown> | undefined;
+    const { built, cache, cacheItems } = await this.v2.infer(
       target,
       req.body,
       Array.isArray(header) ? header[0] : header,
       requestState(req).apiKey,
+      { query: query?.use_cache, cacheControl: req.headers['cache-control'] },
     );
+    reply.header(CACHE_STATUS_HEADER, cache);
+    if (cacheItems)
+      reply.header(`${CACHE_STATUS_HEADER}-rows`, `${cacheItems.hits}/${cacheItems.total}`);
     if (built.headerLength !== undefined) {
       reply
         .header('content-type', 'application/octet-stream')

@@ -29,6 +29,7 @@ const BUILDERS: Record<string, Builder> = {
   auth: (k, a) => k.auth(a),
   modelMeta: (k, a) => k.modelMeta(a),
   versionMeta: (k, a, _b, n) => k.versionMeta(a, n),
+  metaEpoch: (k, a) => k.metaEpoch(a),
   alias: (k, a, b) => k.alias(a, b),
   generation: (k, a, _b, n) => k.generation(a, n),
   prediction: (k, a) => k.prediction(a),
@@ -46,6 +47,7 @@ const BUILDERS: Record<string, Builder> = {
   placementIndex: (k) => k.placementIndex(),
   blob: (k, a) => k.blob(a),
   eventsChannel: (k) => k.eventsChannel(),
+  predictionsChannel: (k) => k.predictionsChannel(),
 };
 
 const IDS = ['a', 'b', 'model-1', 'm.v', 'x_y', 'ok', 'err', 'workers', 'lock', 'pred', '1', '2'];
@@ -101,6 +103,9 @@ describe('RedisKeys', () => {
   it('gives keys that are used together one hash tag', () => {
     const d = 'ab12';
     expect(hashPart(keys.prediction(d))).toBe(hashPart(keys.predictionLock(d)));
+    expect(hashPart(keys.metaEpoch('m'))).toBe(hashPart(keys.modelMeta('m')));
+    expect(hashPart(keys.metaEpoch('m'))).toBe(hashPart(keys.versionMeta('m', 1)));
+    expect(hashPart(keys.metaEpoch('m'))).toBe(hashPart(keys.alias('m', 'latest')));
     expect(hashPart(keys.rateLimit('k', 1))).toBe(hashPart(keys.rateLimit('k', 2)));
     expect(hashPart(keys.recentInferences('m', 'w1'))).toBe(hashPart(keys.recentErrors('m', 'w2')));
     expect(hashPart(keys.recentInferences('m', 'w1'))).toBe(hashPart(keys.recentWorkers('m')));

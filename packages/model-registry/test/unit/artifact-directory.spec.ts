@@ -1,4 +1,9 @@
-import { generateModelType, parseModelType, validateTaskType } from '../../src/artifact-directory';
+import {
+  generateModelType,
+  parseModelType,
+  parsePredictionCacheTtl,
+  validateTaskType,
+} from '../../src/artifact-directory';
 import { InvalidArtifactError } from '../../src/errors';
 
 const signature = {
@@ -17,6 +22,17 @@ describe('model_type.json', () => {
   it('a user file gives its task_type, or none', () => {
     expect(parseModelType('{"task_type":"object-detection","x":1}', 'f')).toBe('object-detection');
     expect(parseModelType('{"other":1}', 'f')).toBeUndefined();
+  });
+
+  it('a user file may set prediction_cache_ttl (whole seconds, 0 = never cache)', () => {
+    expect(parsePredictionCacheTtl('{"task_type":"x"}', 'f')).toBeUndefined();
+    expect(parsePredictionCacheTtl('{"prediction_cache_ttl":0}', 'f')).toBe(0);
+    expect(parsePredictionCacheTtl('{"prediction_cache_ttl":86400}', 'f')).toBe(86400);
+    for (const bad of ['-1', '1.5', '"60"', '2592001', 'null']) {
+      expect(() => parsePredictionCacheTtl(`{"prediction_cache_ttl":${bad}}`, 'm.json')).toThrow(
+        /prediction_cache_ttl in m\.json must be a whole number of seconds/,
+      );
+    }
   });
 
   it('refuses files and task types it cannot use, naming the file', () => {
