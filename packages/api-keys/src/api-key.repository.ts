@@ -8,7 +8,7 @@ interface ApiKeyRow {
   prefix: string;
   secretHash: string;
   scopes: string[];
-  rateLimitPerMinute: number | null;
+  rateLimit: number | null;
   expiresAt: Date | null;
   revokedAt: Date | null;
   lastUsedAt: Date | null;
@@ -28,7 +28,7 @@ function toRecord(row: ApiKeyRow): StoredApiKey {
     prefix: row.prefix.trim(),
     secretHash: row.secretHash.trim(),
     scopes: row.scopes as ApiKeyScope[],
-    rateLimitPerMinute: row.rateLimitPerMinute,
+    rateLimit: row.rateLimit,
     expiresAt: row.expiresAt,
     revokedAt: row.revokedAt,
     lastUsedAt: row.lastUsedAt,
@@ -65,7 +65,7 @@ export class ApiKeyRepository {
     prefix: string;
     scopes: ApiKeyScope[];
     expiresAt: Date | null;
-    rateLimitPerMinute: number | null;
+    rateLimit: number | null;
   }): Promise<StoredApiKey> {
     const workspaceId = await this.workspaceId(input.workspace);
     const row = await this.prisma.apiKey.create({
@@ -76,7 +76,7 @@ export class ApiKeyRepository {
         prefix: input.prefix,
         scopes: input.scopes,
         expiresAt: input.expiresAt,
-        rateLimitPerMinute: input.rateLimitPerMinute,
+        rateLimit: input.rateLimit,
       },
       include: WITH_WORKSPACE,
     });

@@ -11,7 +11,8 @@ export interface ApiKeyRecord {
   /** First characters of the secret (`sk_AbCd1234`), for telling keys apart. */
   prefix: string;
   scopes: ApiKeyScope[];
-  rateLimitPerMinute: number | null;
+  /** Requests per RATE_LIMIT_WINDOW; null = the gateway default, 0 = unlimited. */
+  rateLimit: number | null;
   expiresAt: Date | null;
   revokedAt: Date | null;
   lastUsedAt: Date | null;
@@ -27,7 +28,8 @@ export interface VerifiedApiKey {
   scopes: ApiKeyScope[];
   /** sha256 of the secret (usage accounting and rate-limit keys use it, never the secret). */
   keyHash: string;
-  rateLimitPerMinute: number | null;
+  /** Requests per RATE_LIMIT_WINDOW; null = the gateway default, 0 = unlimited. */
+  rateLimit: number | null;
   expiresAt: Date | null;
 }
 
@@ -43,7 +45,8 @@ export interface CreateApiKeyInput {
   /** Default `['infer']`. */
   scopes?: readonly ApiKeyScope[];
   expiresAt?: Date | null;
-  rateLimitPerMinute?: number | null;
+  /** Requests per RATE_LIMIT_WINDOW; null/absent = the gateway default, 0 = unlimited. */
+  rateLimit?: number | null;
 }
 
 export interface CreatedApiKey {

@@ -70,10 +70,13 @@ export function parseExpiry(value: unknown, now: Date = new Date()): Date {
   return at;
 }
 
+/** A key's own limit: requests per RATE_LIMIT_WINDOW, 0 = unlimited, null = the default. */
 export function validateRateLimit(value: unknown): number | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > 1_000_000) {
-    throw new InvalidApiKeyInputError('rateLimitPerMinute must be an integer from 1 to 1000000');
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > 1_000_000) {
+    throw new InvalidApiKeyInputError(
+      'rate limit must be an integer from 0 (unlimited) to 1000000 requests per window',
+    );
   }
   return value;
 }

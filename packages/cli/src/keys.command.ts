@@ -39,7 +39,7 @@ function keyJson(k: ApiKeyRecord) {
     workspace: k.workspace,
     prefix: k.prefix,
     scopes: k.scopes,
-    rateLimitPerMinute: k.rateLimitPerMinute,
+    rateLimit: k.rateLimit,
     expiresAt: k.expiresAt?.toISOString() ?? null,
     revokedAt: k.revokedAt?.toISOString() ?? null,
     lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
@@ -55,6 +55,11 @@ function usage<T>(fn: () => T): T {
     if (error instanceof InvalidApiKeyInputError) throw new UsageError(error.message);
     throw error;
   }
+}
+
+/** A key's own limit as listed: requests per RATE_LIMIT_WINDOW, 0 = unlimited. */
+function rateLimitText(limit: number): string {
+  return limit === 0 ? 'unlimited' : `${limit}/window`;
 }
 
 function statusOf(k: ApiKeyRecord, now: Date): string {
@@ -78,7 +83,7 @@ async function create(ctx: CliContext, opts: CreateOptions): Promise<void> {
     scopes,
     workspace: opts.workspace,
     expiresAt,
-    rateLimitPerMinute: rateLimit,
+    rateLimit,
   });
   if (opts.json) {
     printJson(ctx, { ...keyJson(key), secret });
@@ -88,8 +93,8 @@ async function create(ctx: CliContext, opts: CreateOptions): Promise<void> {
     ctx,
     [
       `Created API key ${key.id} (${key.name}; scopes ${key.scopes.join(',')}; workspace ${key.workspace}${
-        key.expiresAt ? `; expires ${formatDate(key.expiresAt)}` : ''
-      })`,
+        key.rateLimit === null ? '' : `; rate limit ${rateLimitText(key.rateLimit)}`
+      }${key.expiresAt ? `; expires ${formatDate(key.expiresAt)}` : ''})`,
       `Secret (shown only now; only its sha256 is stored): ${secret}`,
     ].join('\n'),
   );
@@ -113,7 +118,18 @@ async function list(
   print(
     ctx,
     renderTable(
-      ['ID', 'PREFIX', 'NAME', 'WORKSPACE', 'SCOPES', 'STATUS', 'EXPIRES', 'LAST USED', 'CREATED'],
+      [
+        'ID',
+        'PREFIX',
+        'NAME',
+        'WORKSPACE',
+        'SCOPES',
+        'STATUS',
+        'RATE LIMIT',
+        'EXPIRES',
+        'LAST USED',
+        'CREATED',
+      ],
       keys.map((k) => [
         k.id,
         k.prefix,
@@ -121,6 +137,7 @@ async function list(
         k.workspace,
         k.scopes.join(','),
         statusOf(k, now),
+        k.rateLimit === null ? 'default' : rateLimitText(k.rateLimit),
         k.expiresAt ? formatDate(k.expiresAt) : '-',
         k.lastUsedAt ? formatDate(k.lastUsedAt) : '-',
         formatDate(k.createdAt),
@@ -140,15 +157,24 @@ async function revoke(ctx: CliContext, id: string, opts: { json?: boolean }): Pr
     if (error instanceof ApiKeyNotFoundError) throw new Error(error.message);
     throw error;
   }
+  // Not broadcast (Redis unreachable; a warning said why): gateways refuse the key when their
+  // caches expire. Revoking again retries the broadcast.
   if (opts.json) {
-    printJson(ctx, { ...keyJson(result.key), alreadyRevoked: result.alreadyRevoked });
+    printJson(ctx, {
+      ...keyJson(result.key),
+      alreadyRevoked: result.alreadyRevoked,
+      broadcast: result.eventsPublished,
+    });
     return;
   }
+  const refused = result.eventsPublished
+    ? 'every gateway refuses it now'
+    : 'gateways refuse it when their caches expire (run the command again to retry the broadcast)';
   print(
     ctx,
     result.alreadyRevoked
-      ? `API key ${id} (${result.key.prefix}) was already revoked`
-      : `Revoked API key ${id} (${result.key.prefix}); gateways refuse it within AUTH_LOCAL_CACHE_TTL_MS`,
+      ? `API key ${id} (${result.key.prefix}) was already revoked; ${refused}`
+      : `Revoked API key ${id} (${result.key.prefix}); ${refused}`,
   );
 }
 
@@ -163,7 +189,10 @@ export function registerKeysCommands(program: Command, ctx: CliContext): void {
     .option('--scopes <scopes>', 'comma-separated: infer, admin', 'infer')
     .option('--workspace <workspace>', 'workspace of the key (default: default)')
     .option('--expires <when>', 'ISO date-time or a duration from now (90d, 12h, 30m, 2w)')
-    .option('--rate-limit <n>', 'requests per minute for this key (default: the gateway default)')
+    .option(
+      '--rate-limit <n>',
+      'requests per RATE_LIMIT_WINDOW for this key, 0 = unlimited (default: RATE_LIMIT_DEFAULT)',
+    )
     .option('--json', 'print the key and its secret as JSON')
     .action((opts: CreateOptions) => create(ctx, opts));
 

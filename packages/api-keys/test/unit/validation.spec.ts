@@ -39,7 +39,9 @@ describe('validation', () => {
     expect(() => validateKeyName('line\nbreak')).toThrow(InvalidApiKeyInputError);
     expect(validateRateLimit(undefined)).toBeNull();
     expect(validateRateLimit(60)).toBe(60);
-    expect(() => validateRateLimit(0)).toThrow(InvalidApiKeyInputError);
+    expect(validateRateLimit(0)).toBe(0);
+    expect(() => validateRateLimit(-1)).toThrow(InvalidApiKeyInputError);
+    expect(() => validateRateLimit(1.5)).toThrow(InvalidApiKeyInputError);
     expect(isKeyId('0b8e7a55-2f0c-4c53-9f0e-1b2c3d4e5f60')).toBe(true);
     expect(isKeyId('../etc')).toBe(false);
   });
@@ -52,7 +54,7 @@ describe('validation', () => {
       prefix: 'sk_x',
       scopes: ['infer'],
       keyHash: 'h',
-      rateLimitPerMinute: null,
+      rateLimit: null,
       expiresAt: new Date(NOW.getTime() - 1),
     };
     expect(checkUsable(key, NOW, NOW)).toEqual({ ok: false, reason: 'revoked' });

@@ -57,7 +57,7 @@ describe('createPrismaClient', () => {
     });
     const key = await prisma.apiKey.findUniqueOrThrow({ where: { secretHash: 'b'.repeat(64) } });
     expect(key.scopes).toEqual(['infer', 'admin']);
-    expect(key.rateLimitPerMinute).toBeNull();
+    expect(key.rateLimit).toBeNull();
 
     // The row is in the test schema, not in public.
     const count = await withClient(async (client) => {
