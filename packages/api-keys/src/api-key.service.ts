@@ -1,4 +1,5 @@
 import type { PrismaClient } from '@strata/db';
+import { NO_API_KEY_EVENTS, type ApiKeyEventSink } from './api-key-events.publisher';
 import { ApiKeyRepository, isUniqueViolation, type StoredApiKey } from './api-key.repository';
 import { ApiKeyNotFoundError } from './errors';
 import { displayPrefix, generateSecret, hashSecret, isWellFormedSecret } from './secret';
@@ -23,6 +24,8 @@ export const LAST_USED_INTERVAL_MS = 60_000;
 export interface ApiKeyServiceOptions {
   now?: () => Date;
   generate?: () => string;
+  /** Revocations are broadcast here (gateways drop the key at once); default: nowhere. */
+  events?: ApiKeyEventSink;
 }
 
 function publicRecord(stored: StoredApiKey): ApiKeyRecord {
@@ -34,12 +37,14 @@ function publicRecord(stored: StoredApiKey): ApiKeyRecord {
 /**
  * API keys: create (the secret is returned once; only its sha256 is stored), list, revoke,
  * verify, and the throttled `lastUsedAt` write. No caching here: callers (the gateway's
- * AuthCache) decide how long a verification may be reused.
+ * auth caches) decide how long a verification may be reused; revocations reach them through
+ * the {@link ApiKeyEventSink}.
  */
 export class ApiKeyService {
   readonly repository: ApiKeyRepository;
   private readonly now: () => Date;
   private readonly generate: () => string;
+  private readonly events: ApiKeyEventSink;
   /** Per key id, when this process last wrote (or tried to write) `lastUsedAt`. */
   private readonly touched = new Map<string, number>();
 
@@ -47,6 +52,7 @@ export class ApiKeyService {
     this.repository = new ApiKeyRepository(prisma);
     this.now = options.now ?? (() => new Date());
     this.generate = options.generate ?? (() => generateSecret());
+    this.events = options.events ?? NO_API_KEY_EVENTS;
   }
 
   async create(input: CreateApiKeyInput): Promise<CreatedApiKey> {
@@ -56,7 +62,7 @@ export class ApiKeyService {
       input.expiresAt === undefined || input.expiresAt === null
         ? null
         : parseExpiry(input.expiresAt, this.now());
-    const rateLimitPerMinute = validateRateLimit(input.rateLimitPerMinute);
+    const rateLimit = validateRateLimit(input.rateLimit);
     const workspace = input.workspace ?? 'default';
     // A collision of 190 random bits does not happen; one retry covers a broken generator in tests.
     for (let attempt = 0; ; attempt++) {
@@ -69,7 +75,7 @@ export class ApiKeyService {
           prefix: displayPrefix(secret),
           scopes,
           expiresAt,
-          rateLimitPerMinute,
+          rateLimit,
         });
         return { key: publicRecord(stored), secret };
       } catch (error) {
@@ -92,16 +98,27 @@ export class ApiKeyService {
 
   /**
    * Revokes a key (idempotent: revoking a revoked key changes nothing). Returns the record and
-   * the hash of its secret, so the caller can drop cached verifications of it.
+   * the hash of its secret, so the caller can drop cached verifications of it. The revocation
+   * is broadcast after it is committed, again when the key was already revoked (so revoking
+   * twice repairs a broadcast that failed); `eventsPublished` says whether that worked.
    */
-  async revoke(
-    id: string,
-  ): Promise<{ key: ApiKeyRecord; keyHash: string; alreadyRevoked: boolean }> {
+  async revoke(id: string): Promise<{
+    key: ApiKeyRecord;
+    keyHash: string;
+    alreadyRevoked: boolean;
+    eventsPublished: boolean;
+  }> {
     if (!isKeyId(id)) throw new ApiKeyNotFoundError(id);
     const changed = await this.repository.markRevoked(id, this.now());
     const found = await this.repository.findById(id);
     if (!found) throw new ApiKeyNotFoundError(id);
-    return { key: publicRecord(found), keyHash: found.secretHash, alreadyRevoked: !changed };
+    const eventsPublished = await this.events.keyRevoked(found.secretHash);
+    return {
+      key: publicRecord(found),
+      keyHash: found.secretHash,
+      alreadyRevoked: !changed,
+      eventsPublished,
+    };
   }
 
   /** Checks a secret: well-formed, known, not revoked, not expired. */
@@ -143,7 +160,7 @@ function toVerified(stored: StoredApiKey): VerifiedApiKey {
     prefix: stored.prefix,
     scopes: stored.scopes,
     keyHash: stored.secretHash,
-    rateLimitPerMinute: stored.rateLimitPerMinute,
+    rateLimit: stored.rateLimit,
     expiresAt: stored.expiresAt,
   };
 }

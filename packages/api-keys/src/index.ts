@@ -32,3 +32,16 @@ export {
   checkUsable,
   type ApiKeyServiceOptions,
 } from './api-key.service';
+export {
+  API_KEY_EVENT_TYPES,
+  parseApiKeyEvent,
+  serializeApiKeyEvent,
+  type ApiKeyEvent,
+} from './api-key-events';
+export {
+  ApiKeyEvents,
+  NO_API_KEY_EVENTS,
+  type ApiKeyEventSink,
+  type ApiKeyEventsOptions,
+} from './api-key-events.publisher';
+export { REVOKED_ENTRY, decodeVerification, encodeVerification } from './cached-verification';

@@ -1,6 +1,7 @@
-import { ApiKeyService } from '@strata/api-keys';
+import { ApiKeyEvents, ApiKeyService } from '@strata/api-keys';
 import { loadConfig, type ConfigFor, type Env } from '@strata/config';
 import { createPrismaClient, type PrismaClient } from '@strata/db';
+import { redisTopologyOf } from '@strata/redis-topology';
 import {
   ModelAdminService,
   ModelPublisher,
@@ -23,6 +24,7 @@ export class CliContext {
   private prisma?: PrismaClient;
   private store?: S3ArtifactStore;
   private events?: RegistryEvents;
+  private keyEvents?: ApiKeyEvents;
 
   constructor(
     readonly io: CliIo,
@@ -53,8 +55,13 @@ export class CliContext {
     return new ModelRegistryRepository(this.prismaClient());
   }
 
+  /** Revocations are broadcast to the gateways (Redis is reached only when one happens). */
   apiKeys(): ApiKeyService {
-    return new ApiKeyService(this.prismaClient());
+    const config = this.getConfig();
+    this.keyEvents ??= ApiKeyEvents.connect(redisTopologyOf(config), config.REDIS_KEY_PREFIX, {
+      log: (message) => this.warn(message),
+    });
+    return new ApiKeyService(this.prismaClient(), { events: this.keyEvents });
   }
 
   artifactStore(): S3ArtifactStore {
@@ -64,7 +71,7 @@ export class CliContext {
 
   registryEvents(): RegistryEvents {
     const config = this.getConfig();
-    this.events ??= RegistryEvents.connect(config.REDIS_URL, config.REDIS_KEY_PREFIX, {
+    this.events ??= RegistryEvents.connect(redisTopologyOf(config), config.REDIS_KEY_PREFIX, {
       log: (level, message) => {
         if (level === 'warn') this.warn(message);
       },
@@ -97,6 +104,7 @@ export class CliContext {
     await Promise.allSettled([
       this.prisma?.$disconnect(),
       this.events?.close(),
+      this.keyEvents?.close(),
       Promise.resolve(this.store?.destroy()),
     ]);
   }

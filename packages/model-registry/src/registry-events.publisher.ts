@@ -1,10 +1,11 @@
 import { RedisKeys } from '@strata/cache-keys';
-import { Redis } from 'ioredis';
+import { createRedisClient, type RedisClient, type RedisTopology } from '@strata/redis-topology';
 import { describeCause } from './errors';
 
 /**
  * Invalidation events on `RedisKeys.eventsChannel()`: every gateway drops its in-process copies
- * of a model's metadata and aliases when one arrives.
+ * of a model's metadata and aliases when one arrives. Before one is broadcast, the model's
+ * metadata cached in Redis is invalidated (see {@link RegistryEvents.publish}).
  */
 export type RegistryEvent =
   | { type: 'model-published'; model: string; version: number }
@@ -38,6 +39,26 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** The Redis metadata entries an event names (the epoch bump covers every other one). */
+function namedKeys(keys: RedisKeys, event: RegistryEvent): string[] {
+  const named = [keys.modelMeta(event.model)];
+  switch (event.type) {
+    case 'alias-moved':
+    case 'alias-removed':
+      named.push(keys.alias(event.model, event.alias));
+      break;
+    case 'version-deleted':
+      named.push(keys.versionMeta(event.model, event.version));
+      break;
+    case 'model-deleted':
+      for (const v of event.versions) named.push(keys.versionMeta(event.model, v));
+      break;
+    case 'model-published':
+      break;
+  }
+  return named;
+}
+
 /**
  * Publishes registry events with ioredis. A publish that fails (Redis down, timeout) is logged
  * and reported as `false`, never thrown: the registry in Postgres is the truth, events only make
@@ -49,7 +70,7 @@ export class RegistryEvents implements RegistryEventSink {
   private connecting: Promise<void> | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     options: RegistryEventsOptions = {},
   ) {
@@ -62,12 +83,14 @@ export class RegistryEvents implements RegistryEventSink {
    * reconnect loop) and is closed with {@link close}.
    */
   static connect(
-    redisUrl: string,
+    redis: string | RedisTopology,
     keyPrefix: string,
     options: RegistryEventsOptions = {},
   ): RegistryEvents {
     const timeoutMs = options.timeoutMs ?? 2_000;
-    const redis = new Redis(redisUrl, {
+    const topology: RedisTopology =
+      typeof redis === 'string' ? { kind: 'standalone', url: redis } : redis;
+    const client = createRedisClient(topology, {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
@@ -75,8 +98,8 @@ export class RegistryEvents implements RegistryEventSink {
       retryStrategy: () => null,
     });
     // Errors surface through the failed calls; without a listener ioredis would print them.
-    redis.on('error', () => undefined);
-    return new RegistryEvents(redis, new RedisKeys(keyPrefix), options);
+    client.on('error', () => undefined);
+    return new RegistryEvents(client, new RedisKeys(keyPrefix), options);
   }
 
   private async ready(): Promise<void> {
@@ -89,11 +112,27 @@ export class RegistryEvents implements RegistryEventSink {
     if (this.connecting) await this.connecting;
   }
 
+  /**
+   * Called after the change is committed in Postgres. First the Redis level of the gateways'
+   * metadata cache: one transaction increments the model's epoch (`RedisKeys.metaEpoch`) and
+   * deletes the entries the event names. Gateways tag what they write with the epoch they read
+   * *before* asking Postgres and ignore entries of another epoch, so a gateway whose lookup read
+   * the old rows cannot make them current again by writing after this (its entry carries the old
+   * epoch). Then the broadcast: every gateway drops its in-process copies at once, and its next
+   * lookup finds nothing valid in Redis and reads Postgres.
+   */
   async publish(event: RegistryEvent): Promise<boolean> {
     try {
       await withTimeout(
         (async () => {
           await this.ready();
+          const results = await this.redis
+            .multi()
+            .incr(this.keys.metaEpoch(event.model))
+            .del(...namedKeys(this.keys, event))
+            .exec();
+          const failed = results?.find(([error]) => error)?.[0];
+          if (!results || failed) throw failed ?? new Error('the transaction was discarded');
           await this.redis.publish(this.keys.eventsChannel(), JSON.stringify(event));
         })(),
         this.timeoutMs,

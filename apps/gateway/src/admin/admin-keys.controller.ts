@@ -11,7 +11,7 @@ export function keyJson(k: ApiKeyRecord) {
     workspace: k.workspace,
     prefix: k.prefix,
     scopes: k.scopes,
-    rate_limit_per_minute: k.rateLimitPerMinute,
+    rate_limit: k.rateLimit,
     expires_at: k.expiresAt?.toISOString() ?? null,
     revoked_at: k.revokedAt?.toISOString() ?? null,
     last_used_at: k.lastUsedAt?.toISOString() ?? null,
@@ -25,7 +25,8 @@ interface CreateKeyBody {
   workspace?: unknown;
   expires_at?: unknown;
   expires_in?: unknown;
-  rate_limit_per_minute?: unknown;
+  /** Requests per RATE_LIMIT_WINDOW; 0 = unlimited; absent/null = RATE_LIMIT_DEFAULT. */
+  rate_limit?: unknown;
 }
 
 /** API keys: create (the secret is in this answer only), list, revoke. */
@@ -55,7 +56,7 @@ export class AdminKeysController {
       scopes: body.scopes === undefined ? undefined : (body.scopes as ApiKeyScope[]),
       workspace: body.workspace,
       expiresAt: expiry === undefined || expiry === null ? null : parseExpiry(expiry),
-      rateLimitPerMinute: body.rate_limit_per_minute as number | undefined,
+      rateLimit: body.rate_limit as number | undefined,
     });
     return { ...keyJson(key), secret };
   }
@@ -74,9 +75,15 @@ export class AdminKeysController {
 
   @Delete(':id')
   async revoke(@Param('id') id: string) {
+    // The service replaces the key's Redis entry with `revoked` and broadcasts `key-revoked`:
+    // every gateway drops it at once. This one drops it here too, in case Redis is away.
     const result = await this.keys.revoke(id);
-    // Refused from now on by this gateway; others within AUTH_LOCAL_CACHE_TTL_MS.
     this.auth.forget(result.keyHash);
-    return { ...keyJson(result.key), already_revoked: result.alreadyRevoked };
+    return {
+      ...keyJson(result.key),
+      already_revoked: result.alreadyRevoked,
+      // false: other gateways refuse it only when their caches expire (Redis unreachable).
+      broadcast: result.eventsPublished,
+    };
   }
 }

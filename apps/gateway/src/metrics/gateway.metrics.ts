@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { CacheMetrics } from './cache.metrics';
 
 /** The gateway's own series (every one also gets `service="gateway"` from the registry). */
 export class GatewayMetrics {
@@ -9,8 +10,11 @@ export class GatewayMetrics {
   readonly queueDepth: Gauge;
   readonly rejected: Counter<'reason'>;
   readonly authFailures: Counter<'reason'>;
+  /** Auth and metadata caches (and every other cache): see cache.metrics.ts. */
+  readonly caches: CacheMetrics;
 
   constructor(registry: Registry) {
+    this.caches = new CacheMetrics(registry);
     this.requests = new Counter({
       name: 'strata_gateway_requests_total',
       help: 'HTTP requests answered, by route template, model (once resolved) and status code.',
@@ -45,7 +49,7 @@ export class GatewayMetrics {
     });
     this.rejected = new Counter({
       name: 'strata_gateway_infer_rejected_total',
-      help: 'Inferences refused before queueing: queue_full (503), timeout (504 after queueing).',
+      help: 'Requests refused: rate_limit (429, the API key is over its limit), queue_full (503, before queueing), timeout (504 after queueing).',
       labelNames: ['reason'],
       registers: [registry],
     });

@@ -79,6 +79,8 @@ describe('gateway queue hop (in process; fake worker on real Redis, Postgres)', 
       INFER_BLOB_THRESHOLD_BYTES: '64',
       INFER_MAX_QUEUE_DEPTH: '3',
       GATEWAY_MAX_BODY_BYTES: '64KiB',
+      // Every request here must reach the (fake) worker: the prediction cache has its own tests.
+      DISABLE_INFERENCE_CACHE: 'true',
     });
     key = (await new ApiKeyService(prisma).create({ name: 't', scopes: ['infer'] })).secret;
     worker = await startFakeWorker(prefix, twoInTwoOut.handler);

@@ -18,7 +18,7 @@ const KEY: VerifiedApiKey = {
   prefix: 'sk_aaaaaaaa',
   scopes: ['infer'],
   keyHash: 'h',
-  rateLimitPerMinute: null,
+  rateLimit: null,
   expiresAt: null,
 };
 
@@ -70,12 +70,9 @@ describe('ApiKeyAuthService', () => {
   it('re-checks the expiry of a cached key and forgets revoked ones', async () => {
     let now = 0;
     const { keys, calls } = fakeKeys({ ok: true, key: { ...KEY, expiresAt: new Date(500) } });
-    const auth = new ApiKeyAuthService(
-      keys,
-      new AuthCache(60_000, 10, () => now),
-      logger,
-      () => now,
-    );
+    const auth = new ApiKeyAuthService(keys, new AuthCache(60_000, 10, () => now), logger, {
+      now: () => now,
+    });
     expect((await auth.authenticate(SECRET)).ok).toBe(true);
     now = 500;
     expect(await auth.authenticate(SECRET)).toEqual({ ok: false, reason: 'expired' });

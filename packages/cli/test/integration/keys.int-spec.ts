@@ -1,9 +1,18 @@
 // The built CLI as a child process against a throwaway Postgres schema.
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { ApiKeyService, hashSecret } from '@strata/api-keys';
+import { ApiKeyService, hashSecret, parseApiKeyEvent, type ApiKeyEvent } from '@strata/api-keys';
+import { RedisKeys } from '@strata/cache-keys';
 import { createPrismaClient, type PrismaClient } from '@strata/db';
-import { createTestDatabase, type TestDatabase } from '@strata/testing';
+import {
+  createTestDatabase,
+  deleteRedisPrefix,
+  testRedisClient,
+  testRedisEnv,
+  testRedisPrefix,
+  waitFor,
+  type TestDatabase,
+} from '@strata/testing';
 
 const CLI_MAIN = path.resolve(__dirname, '../../dist/main.js');
 
@@ -29,17 +38,25 @@ describe('strata keys (built CLI, Postgres)', () => {
   let db: TestDatabase;
   let prisma: PrismaClient;
   let env: Record<string, string>;
+  const prefix = testRedisPrefix('clikeys');
 
   beforeAll(async () => {
     db = await createTestDatabase('clikeys');
     prisma = createPrismaClient({ databaseUrl: db.url, maxConnections: 2 });
-    // keys commands need only Postgres; the cli's configuration also asks for a bucket name.
-    env = { DATABASE_URL: db.url, S3_BUCKET: 'unused-bucket' };
+    // keys commands need Postgres (and Redis for revocation broadcasts); the cli's
+    // configuration also asks for a bucket name.
+    env = {
+      DATABASE_URL: db.url,
+      S3_BUCKET: 'unused-bucket',
+      ...testRedisEnv(),
+      REDIS_KEY_PREFIX: prefix,
+    };
   });
 
   afterAll(async () => {
     await prisma?.$disconnect();
     await db?.drop();
+    await deleteRedisPrefix(prefix);
   });
 
   it('create prints the secret once and stores only its sha256', async () => {
@@ -101,6 +118,79 @@ describe('strata keys (built CLI, Postgres)', () => {
       revokedAt: string | null;
     }[];
     expect(all.find((k) => k.id === created.id)?.revokedAt).toEqual(expect.any(String));
+  });
+
+  it('revoke replaces the Redis verification with `revoked` and broadcasts key-revoked', async () => {
+    const keys = new RedisKeys(prefix);
+    const created = JSON.parse(
+      (await strata(['keys', 'create', '--name', 'broadcast', '--json'], env)).stdout,
+    ) as { id: string; secret: string };
+    const hash = hashSecret(created.secret);
+    const redis = testRedisClient();
+    const sub = testRedisClient();
+    const got: ApiKeyEvent[] = [];
+    try {
+      // A gateway had cached the key as valid.
+      await redis.set(keys.auth(hash), '{"v":1,"k":{}}', 'EX', 60);
+      await sub.subscribe(keys.eventsChannel());
+      sub.on('message', (_c, m: string) => {
+        const event = parseApiKeyEvent(m);
+        if (event) got.push(event);
+      });
+      const run = await strata(['keys', 'revoke', created.id, '--json'], env);
+      expect(run.stderr).toBe('');
+      expect(JSON.parse(run.stdout)).toMatchObject({ alreadyRevoked: false, broadcast: true });
+      expect(JSON.parse((await redis.get(keys.auth(hash))) ?? 'null')).toEqual({
+        v: 1,
+        r: 'revoked',
+      });
+      expect(await redis.ttl(keys.auth(hash))).toBeGreaterThan(60);
+      await waitFor(() => got.length > 0, { timeoutMs: 5000, what: 'the key-revoked event' });
+      expect(got).toEqual([{ type: 'key-revoked', keyHash: hash }]);
+
+      // Without Redis the revocation stands; the command says it was not broadcast.
+      const { REDIS_CLUSTER_NODES: _nodes, ...standalone } = env;
+      const again = await strata(['keys', 'revoke', created.id], {
+        ...standalone,
+        REDIS_URL: 'redis://127.0.0.1:1',
+      });
+      expect(again.code).toBe(0);
+      expect(again.stdout).toMatch(/already revoked; gateways refuse it when their caches expire/);
+      expect(again.stderr).toMatch(/warning: Could not broadcast the revocation/);
+    } finally {
+      redis.disconnect();
+      sub.disconnect();
+    }
+  });
+
+  it('create --rate-limit stores the key its own limit; list shows it', async () => {
+    const limited = JSON.parse(
+      (await strata(['keys', 'create', '--name', 'limited', '--rate-limit', '25', '--json'], env))
+        .stdout,
+    ) as { id: string; secret: string; rateLimit: number | null };
+    expect(limited.rateLimit).toBe(25);
+    const unlimited = await strata(['keys', 'create', '--name', 'free', '--rate-limit', '0'], env);
+    expect(unlimited.code).toBe(0);
+    expect(unlimited.stdout).toMatch(/; rate limit unlimited\)/);
+    const verified = await new ApiKeyService(prisma).verify(limited.secret);
+    expect(verified.ok && verified.key.rateLimit).toBe(25);
+    expect((await prisma.apiKey.findUniqueOrThrow({ where: { id: limited.id } })).rateLimit).toBe(
+      25,
+    );
+
+    const listed = await strata(['keys', 'list'], env);
+    expect(listed.stdout).toMatch(/STATUS\s+RATE LIMIT\s+EXPIRES/);
+    const row = (name: string) =>
+      listed.stdout.split('\n').find((line) => line.includes(` ${name} `)) ?? '';
+    expect(row('limited')).toMatch(/ active\s+25\/window /);
+    expect(row('free')).toMatch(/ active\s+unlimited /);
+    expect(row('ci')).toMatch(/ active\s+default /);
+    const json = JSON.parse((await strata(['keys', 'list', '--json'], env)).stdout) as {
+      name: string;
+      rateLimit: number | null;
+    }[];
+    expect(json.find((k) => k.name === 'limited')?.rateLimit).toBe(25);
+    expect(json.find((k) => k.name === 'ci')?.rateLimit).toBeNull();
   });
 
   it('revoking an unknown id fails with exit 1 and one message', async () => {

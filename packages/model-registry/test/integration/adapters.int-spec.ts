@@ -260,6 +260,69 @@ describe('RegistryEvents (Redis)', () => {
     expect(warnings[0]).toMatch(/Could not publish the version-deleted event of model "m"/);
     await down.close();
   });
+
+  it("invalidates the model's metadata in Redis before broadcasting: epoch + named entries", async () => {
+    const prefix = testRedisPrefix('events');
+    const keys = new RedisKeys(prefix);
+    const redis = new Redis(testRedisUrl());
+    const events = RegistryEvents.connect(testRedisUrl(), prefix);
+    const seed = () =>
+      redis.mset(
+        keys.modelMeta('m'),
+        'x',
+        keys.alias('m', 'prod'),
+        'x',
+        keys.alias('m', 'latest'),
+        'x',
+        keys.versionMeta('m', 3),
+        'x',
+        keys.versionMeta('m', 4),
+        'x',
+      );
+    const present = async () => {
+      const all = {
+        model: keys.modelMeta('m'),
+        prod: keys.alias('m', 'prod'),
+        latest: keys.alias('m', 'latest'),
+        v3: keys.versionMeta('m', 3),
+        v4: keys.versionMeta('m', 4),
+      };
+      const out: string[] = [];
+      for (const [name, key] of Object.entries(all)) if (await redis.exists(key)) out.push(name);
+      return out;
+    };
+    try {
+      await seed();
+      await events.publish({
+        type: 'alias-moved',
+        model: 'm',
+        alias: 'prod',
+        version: 4,
+        previous: 3,
+      });
+      expect(await redis.get(keys.metaEpoch('m'))).toBe('1');
+      expect(await present()).toEqual(['latest', 'v3', 'v4']);
+
+      await seed();
+      await events.publish({ type: 'version-deleted', model: 'm', version: 3 });
+      expect(await present()).toEqual(['prod', 'latest', 'v4']);
+
+      await seed();
+      await events.publish({ type: 'model-published', model: 'm', version: 5 });
+      expect(await present()).toEqual(['prod', 'latest', 'v3', 'v4']);
+
+      await seed();
+      await events.publish({ type: 'model-deleted', model: 'm', versions: [3, 4] });
+      expect(await present()).toEqual(['prod', 'latest']);
+      expect(await redis.get(keys.metaEpoch('m'))).toBe('4');
+      // another model's epoch is its own
+      expect(await redis.get(keys.metaEpoch('n'))).toBeNull();
+    } finally {
+      await events.close();
+      redis.disconnect();
+      await deleteRedisPrefix(prefix);
+    }
+  });
 });
 
 describe('prepareArtifact (real files, real ONNX Runtime)', () => {
