@@ -9,8 +9,8 @@ import {
   STRATA_CONFIG,
   STRATA_LOGGER,
   type ServiceConfig,
+  type RedisClient,
 } from '@strata/service-kit';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { CLOCK, SYSTEM_CLOCK, type Clock } from './clock';
@@ -73,7 +73,7 @@ export const REDIS_KEYS = Symbol('REDIS_KEYS');
     {
       provide: LEASE_STORE,
       inject: [REDIS_CLIENT, STRATA_CONFIG],
-      useFactory: (redis: Redis, config: ServiceConfig) =>
+      useFactory: (redis: RedisClient, config: ServiceConfig) =>
         new ModelLeases(redis, config.REDIS_KEY_PREFIX),
     },
     {
@@ -100,7 +100,7 @@ export const REDIS_KEYS = Symbol('REDIS_KEYS');
     {
       provide: PlacementRepository,
       inject: [REDIS_CLIENT, REDIS_KEYS],
-      useFactory: (redis: Redis, keys: RedisKeys) => new PlacementRepository(redis, keys),
+      useFactory: (redis: RedisClient, keys: RedisKeys) => new PlacementRepository(redis, keys),
     },
     {
       provide: LeaseKeeper,
@@ -121,7 +121,7 @@ export const REDIS_KEYS = Symbol('REDIS_KEYS');
     {
       provide: RecentInferenceRepository,
       inject: [REDIS_CLIENT, REDIS_KEYS, WORKER_SETTINGS],
-      useFactory: (redis: Redis, keys: RedisKeys, s: WorkerSettings) =>
+      useFactory: (redis: RedisClient, keys: RedisKeys, s: WorkerSettings) =>
         new RecentInferenceRepository(redis, keys, {
           workerId: s.workerId,
           limit: s.recentLimit,
@@ -131,7 +131,7 @@ export const REDIS_KEYS = Symbol('REDIS_KEYS');
     {
       provide: BlobRepository,
       inject: [REDIS_CLIENT],
-      useFactory: (redis: Redis) => new BlobRepository(redis),
+      useFactory: (redis: RedisClient) => new BlobRepository(redis),
     },
     {
       provide: SessionPool,

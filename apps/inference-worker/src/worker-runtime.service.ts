@@ -4,8 +4,12 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import { REDIS_CLIENT, ReadinessService, STRATA_LOGGER } from '@strata/service-kit';
-import type { Redis } from 'ioredis';
+import {
+  REDIS_CLIENT,
+  ReadinessService,
+  STRATA_LOGGER,
+  type RedisClient,
+} from '@strata/service-kit';
 import type { Logger } from 'pino';
 import { WorkerEventsSubscriber } from './events/worker-events.subscriber';
 import { messageOf } from './inference/infer-errors';
@@ -36,7 +40,7 @@ export class WorkerRuntime implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(MODEL_SOURCE) private readonly source: ModelSource,
     @Inject(WORKER_SETTINGS) private readonly settings: WorkerSettings,
     @Inject(STRATA_LOGGER) private readonly logger: Logger,
-    @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    @Inject(REDIS_CLIENT) private readonly redis: RedisClient,
     readiness: ReadinessService,
   ) {
     for (const ref of settings.pinned) this.pinnedPending.set(modelKey(ref), 'not loaded yet');

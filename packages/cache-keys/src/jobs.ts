@@ -51,6 +51,49 @@ export interface InferJobResult {
   queueMs: number;
   worker: string;
   batchSize: number;
+  /**
+   * Most requests the worker batches into one run of this version (its batching plan's maxSize;
+   * 1 = it runs every request alone). Gateways send `batch` jobs only to versions that say > 1.
+   * Absent from older workers.
+   */
+  batchMax?: number;
+}
+
+/** One request of a `batch` job. */
+export interface InferBatchRequest {
+  inputs: JobTensor[];
+  outputs?: string[];
+  requestId?: string;
+  /** Unix ms; the request's own deadline (the job's is the earliest of them). */
+  deadline: number;
+}
+
+/**
+ * Several requests for one version that met at one gateway, in one job: the queue hop (job,
+ * events, Redis commands, worker bookkeeping) is paid once for all of them. The worker still
+ * batches each request as it would a `run` job.
+ */
+export interface InferBatchJobData {
+  model: string;
+  version: number;
+  requests: InferBatchRequest[];
+  /** The earliest deadline of the requests: the worker drops the whole job after it. */
+  deadline: number;
+}
+
+/** A request's answer in a `batch` result: its outputs, or the error it alone failed with. */
+export type InferBatchItemResult =
+  | { outputs: JobTensor[]; computeMs: number; batchSize: number }
+  | { error: { code: string; message: string } };
+
+export interface InferBatchJobResult {
+  model: string;
+  version: number;
+  /** In the order of the job's requests. */
+  results: InferBatchItemResult[];
+  queueMs: number;
+  worker: string;
+  batchMax?: number;
 }
 
 /** Answer of an `infer` `load` job: the worker that took it has the version loaded. */
@@ -106,6 +149,8 @@ export interface UsageEvent {
 export interface JobMap {
   infer: {
     run: { data: InferJobData; result: InferJobResult };
+    /** Several `run` requests of one version in one job (see InferBatchJobData). */
+    batch: { data: InferBatchJobData; result: InferBatchJobResult };
     /** Load a version into the worker that takes the job (unload/clear go over pub/sub: events.ts). */
     load: { data: ModelVersionRef; result: LoadModelResult };
   };
@@ -137,7 +182,7 @@ export type JobResult<Q extends QueueKind, N extends JobName<Q>> = JobMap[Q][N] 
  * of the map, so a worker can check at boot that it has a handler for each.
  */
 export const JOB_NAMES = {
-  infer: ['run', 'load'],
+  infer: ['run', 'batch', 'load'],
   'model-load': ['ensure', 'evict', 'clear'],
   usage: ['record'],
 } as const satisfies { [Q in QueueKind]: readonly JobName<Q>[] };

@@ -1,12 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@strata/service-kit';
 
-/** Large input tensors parked in Redis (`RedisKeys.blob`) for one job. */
+/**
+ * Large input tensors parked in Redis (`RedisKeys.blob`) for one job: written by `InferQueue`
+ * with the job (same connection, so in order), deleted here when the job was never taken.
+ */
 export class BlobStore {
-  constructor(private readonly redis: Redis) {}
-
-  async put(key: string, data: Buffer, ttlMs: number): Promise<void> {
-    await this.redis.set(key, data, 'PX', Math.max(1000, Math.ceil(ttlMs)));
-  }
+  constructor(private readonly redis: RedisClient) {}
 
   /** Best effort: a blob nobody deletes expires by itself. */
   async delete(keys: readonly string[]): Promise<void> {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { decodeJobFailure, type JobData, type JobName, type JobResult } from '@strata/cache-keys';
 import type { Queue, QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { isClusterClient, type RedisClient } from '@strata/service-kit';
 import type { Logger } from 'pino';
 import { GatewayTimeoutError, UnavailableError, messageOf } from '../http/http-errors';
 
@@ -21,12 +21,19 @@ export interface SubmitOptions {
   jobId?: string;
   /** Called when the job was removed unanswered after the timeout (to delete its blobs). */
   onAbandoned?: () => void;
+  /**
+   * Blobs the job refers to (`RedisKeys.blob`), written on the queue's own connection just
+   * before the job: one connection keeps them in order, so a worker never sees the job before
+   * its blobs, and the gateway does not wait a round trip for them first (on a Cluster it does:
+   * there the blobs and the job go to different nodes).
+   */
+  blobs?: readonly { key: string; data: Buffer; ttlMs: number }[];
 }
 
 export interface InferQueueOptions {
   queue: Queue;
   /** The queue's (fail-fast) connection: while it is not ready, calls fail at once with 503. */
-  connection: Redis;
+  connection: RedisClient;
   /** A QueueEvents on its own blocking connection, reading the stream after `lastEventId`. */
   createEvents: (lastEventId: string) => QueueEvents;
   logger: Logger;
@@ -85,7 +92,7 @@ export class InferQueue {
 
   private async start(): Promise<void> {
     const { queue, createEvents, logger, maxInFlight } = this.options;
-    const client = (await queue.client) as unknown as Redis;
+    const client = (await queue.client) as unknown as RedisClient;
     const newest = await client.xrevrange(queue.keys.events, '+', '-', 'COUNT', 1);
     const events = createEvents(newest[0]?.[0] ?? '0-0');
     events.setMaxListeners(Math.max(maxInFlight, 10));
@@ -132,12 +139,22 @@ export class InferQueue {
       this.pending.set(jobId, { resolve: resolve as (v: unknown) => void, reject, timer });
     });
     try {
-      await this.options.queue.add(name, data, {
-        jobId,
-        attempts: 1,
-        removeOnComplete: true,
-        removeOnFail: true,
-      });
+      const connection = this.options.connection;
+      const puts = (options.blobs ?? []).map((b) =>
+        connection.set(b.key, b.data, 'PX', Math.max(1000, Math.ceil(b.ttlMs))),
+      );
+      // On a Cluster each blob and the queue sit on their own nodes, each with its own
+      // connection: nothing orders them, so the job waits for its blobs (one round trip).
+      if (puts.length > 0 && isClusterClient(connection)) await Promise.all(puts);
+      await Promise.all([
+        ...puts,
+        this.options.queue.add(name, data, {
+          jobId,
+          attempts: 1,
+          removeOnComplete: true,
+          removeOnFail: true,
+        }),
+      ]);
     } catch (err) {
       const waiter = this.pending.get(jobId);
       if (waiter) clearTimeout(waiter.timer);

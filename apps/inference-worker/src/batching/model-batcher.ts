@@ -54,17 +54,21 @@ interface Group {
 }
 
 /**
- * Dynamic batching for one loaded model. Requests that can run together (see placeRequest)
- * gather in a group until it holds `maxSize` items or its first request has waited `maxDelayMs`;
- * then the group is concatenated along the batch axes, run once, and the outputs are split back.
- * One run at a time per model: while it runs, the next groups fill up, which is where batches
- * come from under load. A batch whose outputs cannot be split, or whose run fails, is run again
- * request by request, so one bad request fails alone.
+ * Dynamic batching for one loaded model, one ONNX Runtime run at a time. A request that finds the
+ * model idle runs at once (on the next turn of the event loop, so requests that arrived together
+ * share the run) — or, with `maxDelayMs` above 0, after waiting that long for company. Requests
+ * that arrive while a run is in progress gather into groups (see placeRequest) that run as soon
+ * as it ends, or queue as soon as they hold `maxSize` items: under load the next batch forms while
+ * the current one runs, and a lone request never waits for a timer (Triton's dynamic batcher with
+ * `max_queue_delay` 0 works the same way). A group is concatenated along the batch axes, run once,
+ * and the outputs are split back. A batch whose outputs cannot be split, or whose run fails, is
+ * run again request by request, so one bad request fails alone.
  */
 export class ModelBatcher {
   private readonly open = new Map<string, Group>();
   private readonly queue: Group[] = [];
   private running = false;
+  private kicking = false;
 
   constructor(
     private readonly session: ModelSession,
@@ -100,8 +104,15 @@ export class ModelBatcher {
       if (!group) {
         group = { key: placement.key, items: [], size: 0, ready: false };
         this.open.set(placement.key, group);
-        const g = group;
-        g.timer = setTimeout(() => this.close(g, false), this.plan.maxDelayMs);
+        if (!this.busy) {
+          const g = group;
+          if (this.plan.maxDelayMs > 0) {
+            g.timer = setTimeout(() => this.close(g, false), this.plan.maxDelayMs);
+          } else {
+            this.kick();
+          }
+        }
+        // Busy: the group runs when the run in progress ends (pump).
       }
       group.items.push(item);
       group.size += item.count;
@@ -109,9 +120,36 @@ export class ModelBatcher {
     });
   }
 
+  private get busy(): boolean {
+    return this.running || this.queue.length > 0;
+  }
+
+  /** Idle model: run what gathered in this turn of the event loop, once it is over. */
+  private kick(): void {
+    if (this.kicking) return;
+    this.kicking = true;
+    setImmediate(() => {
+      this.kicking = false;
+      this.pump();
+    });
+  }
+
   /**
-   * The group is ready to run: full, or its first request has waited long enough. A group that
-   * is not full stays open while it waits for the run before it, so late requests still join.
+   * Queues every open group that waits for no timer (oldest first). They stay open, so requests
+   * that arrive before their run starts still join them.
+   */
+  private queueGathered(): void {
+    for (const group of this.open.values()) {
+      if (group.ready || group.timer !== undefined) continue;
+      group.ready = true;
+      this.queue.push(group);
+    }
+  }
+
+  /**
+   * The group is ready to run: full, gathered while the model was busy, or its first request has
+   * waited `maxDelayMs`. A group that is not full stays open while it waits for the run before
+   * it, so late requests still join.
    */
   private close(group: Group, full: boolean): void {
     if (group.timer) clearTimeout(group.timer);
@@ -132,6 +170,8 @@ export class ModelBatcher {
 
   private pump(): void {
     if (this.running) return;
+    // What gathered while the model was busy (or in this turn, when it was idle) runs now.
+    if (this.queue.length === 0) this.queueGathered();
     const group = this.queue.shift();
     if (!group) return;
     this.running = true;

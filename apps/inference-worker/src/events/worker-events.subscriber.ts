@@ -1,5 +1,5 @@
 import { parseWorkerCommand, type RedisKeys, type WorkerCommand } from '@strata/cache-keys';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@strata/service-kit';
 import type { Logger } from 'pino';
 import { messageOf } from '../inference/infer-errors';
 import type { SessionPool } from '../models/session-pool.service';
@@ -14,7 +14,7 @@ export class WorkerEventsSubscriber {
   private handling: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisClient,
     keys: RedisKeys,
     private readonly pool: SessionPool,
     private readonly logger: Logger,

@@ -49,6 +49,8 @@ export class InferProcessor implements OnModuleInit {
       processor: createDispatcher('infer', {
         run: (job) =>
           this.infer.run(contextOf(job)).catch((err) => Promise.reject(toBullFailure(err))),
+        batch: (job) =>
+          this.infer.batch(contextOf(job)).catch((err) => Promise.reject(toBullFailure(err))),
         load: (job) =>
           this.infer.load(contextOf(job)).catch((err) => Promise.reject(toBullFailure(err))),
       }),

@@ -1,5 +1,5 @@
 import type { ModelVersionRef, RedisKeys } from '@strata/cache-keys';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@strata/service-kit';
 
 // Expiries use the Redis server's clock (TIME), as leases do, so workers on hosts whose clocks
 // differ still agree which entries are live.
@@ -28,7 +28,7 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
  */
 export class PlacementRepository {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

@@ -18,14 +18,14 @@ import {
   serviceEnv,
   spawnService,
   testRedisPrefix,
-  testRedisUrl,
+  testRedisClient,
+  type RedisClient,
   uniqueId,
   waitFor,
   type SpawnedService,
   type TestDatabase,
 } from '@strata/testing';
 import { Queue, QueueEvents } from 'bullmq';
-import { Redis } from 'ioredis';
 import { DirectOrt, f32Tensor, outputBytes } from '../support/direct-ort';
 import { CLS_OUT, REAL_MODELS, REC_OUT, randomF32 } from '../support/real-models';
 
@@ -47,8 +47,8 @@ describe('inference-worker with the model-loader (processes)', () => {
   let shared: Record<string, string>;
   let loader: SpawnedService;
   const workers = new Map<string, SpawnedService>();
-  let redis: Redis;
-  let eventsConnection: Redis;
+  let redis: RedisClient;
+  let eventsConnection: RedisClient;
   let queue: Queue;
   let events: QueueEvents;
   let producer: TypedProducer<'infer'>;
@@ -112,7 +112,7 @@ describe('inference-worker with the model-loader (processes)', () => {
     loader = spawnService('model-loader', await serviceEnv(shared));
     await loader.waitForReady(60_000);
 
-    redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: null });
+    redis = testRedisClient({ maxRetriesPerRequest: null });
     eventsConnection = redis.duplicate();
     queue = new Queue(QUEUE.infer, { connection: redis, prefix: bullPrefix(prefix) });
     events = new QueueEvents(QUEUE.infer, {

@@ -1,4 +1,5 @@
-import type { InferJobResult, JobTensor } from '@strata/cache-keys';
+import type { InferBatchJobResult, InferJobResult, JobTensor } from '@strata/cache-keys';
+import { waitFor } from '@strata/testing';
 import { DirectOrt, f32Tensor, outputBytes } from '../support/direct-ort';
 import { DirectoryModelSource } from '../support/directory-model-source';
 import {
@@ -135,6 +136,61 @@ describe('dynamic batching with real models', () => {
       expect(results[i].outputs[0].shape).toEqual([sizes[i], 2]);
       expect(outputBytes(results[i], CLS_OUT).equals(expected[CLS_OUT].bytes)).toBe(true);
     }
+  });
+
+  it('a batch job (requests gathered at a gateway): each answered as ORT would, a bad one fails alone', async () => {
+    const n = 12;
+    const inputs = Array.from({ length: n }, (_, i) => sileroInputs(500 + i));
+    const requests = inputs.map((inp, i) => ({
+      inputs: inp,
+      requestId: `b-${i}`,
+      deadline: Date.now() + 60_000,
+    }));
+    // An input the model cannot take: fails with INVALID_INPUT, the others are not affected.
+    requests.splice(5, 0, {
+      inputs: [f32Tensor('input', [1, 512], randomF32(512, 9, 0.5))],
+      requestId: 'b-bad',
+      deadline: Date.now() + 60_000,
+    });
+    const job = await worker.producer.add('batch', {
+      model: 'vad',
+      version: 1,
+      requests,
+      deadline: Date.now() + 60_000,
+    });
+    const result = (await job.waitUntilFinished(worker.events, 60_000)) as InferBatchJobResult;
+    expect(result.results).toHaveLength(n + 1);
+    expect(result.batchMax).toBe(8);
+    const bad = result.results[5];
+    expect(bad).toEqual({
+      error: { code: 'INVALID_INPUT', message: expect.stringMatching(/state/) },
+    });
+    const good = result.results.filter((_, i) => i !== 5) as InferJobResult[];
+    expect(good.some((r) => r.batchSize > 1)).toBe(true);
+    for (let i = 0; i < n; i++) {
+      const expected = await vad.run(inputs[i]);
+      expect(outputBytes(good[i], 'output').equals(expected.output.bytes)).toBe(true);
+      expect(outputBytes(good[i], 'stateN').equals(expected.stateN.bytes)).toBe(true);
+    }
+    // Records are written off the answer's path, a few ms after it.
+    await waitFor(
+      async () => {
+        const recent = await worker.redis.zrange(
+          worker.keys.recentInferences('vad', worker.settings.workerId),
+          0,
+          -1,
+        );
+        const ids = recent.map((m) => JSON.parse(m).id);
+        return ['b-0', 'b-11'].every((id) => ids.includes(id));
+      },
+      { timeoutMs: 5000, what: 'records of the batch job' },
+    );
+  });
+
+  it('a run answer tells the gateway how many requests the version batches', async () => {
+    const x = f32Tensor('x', [1, 3, 48, 192], randomF32(3 * 48 * 192, 450));
+    expect((await worker.run({ model: 'cls', version: 1, inputs: [x] })).batchMax).toBe(8);
+    expect((await worker.run({ model: 'cls-solo', version: 1, inputs: [x] })).batchMax).toBe(1);
   });
 
   it('runs every request alone when environment.json switches batching off', async () => {

@@ -160,10 +160,13 @@ describe('infer jobs: errors, blobs, records', () => {
   it('writes recent-inference and error records, trimmed, with the TTL of 2 × METRICS_INTERVAL', async () => {
     const ok = worker.keys.recentInferences('cls', 'jobs-worker');
     const err = worker.keys.recentErrors('cls', 'jobs-worker');
-    await waitFor(async () => (await worker.redis.zcard(err)) >= 6, {
-      timeoutMs: 5000,
-      what: 'error records',
-    });
+    // Written off the answers' path, a few ms after them: wait for the last one (the timeout).
+    await waitFor(
+      async () =>
+        (await worker.redis.zcard(err)) >= 6 &&
+        (await worker.redis.zrange(err, -1, -1))[0]?.includes('"TIMEOUT"') === true,
+      { timeoutMs: 5000, what: 'error records' },
+    );
     const [last] = await worker.redis.zrange(ok, -1, -1);
     expect(JSON.parse(last)).toEqual({
       id: expect.any(String),
@@ -216,10 +219,18 @@ describe('infer jobs: errors, blobs, records', () => {
       const inputs = clsInput(12, [4, 3, 48, 192]);
       const r = await worker.run({ model: 'cls', version: 1, inputs, requestId: 'req-1' });
       expect(outputBytes(r, CLS_OUT).equals((await direct.run(inputs))[CLS_OUT].bytes)).toBe(true);
-      const [last] = await worker.redis.zrange(
-        worker.keys.recentInferences('cls', 'jobs-worker'),
-        -1,
-        -1,
+      // Records are written off the answer's path, a few ms after it.
+      let last = '';
+      await waitFor(
+        async () => {
+          [last = ''] = await worker.redis.zrange(
+            worker.keys.recentInferences('cls', 'jobs-worker'),
+            -1,
+            -1,
+          );
+          return last.includes('"req-1"');
+        },
+        { timeoutMs: 5000, what: 'the record of req-1' },
       );
       expect(JSON.parse(last)).toMatchObject({ id: 'req-1', batch: 4 });
     } finally {

@@ -13,8 +13,8 @@ import { parseMemInfo } from '../../src/models/memory.probe';
 import { defaultWorkerId, settingsFromConfig } from '../../src/worker-settings';
 
 describe('infer job contract', () => {
-  it('lists run and load', () => {
-    expect(JOB_NAMES.infer).toEqual(['run', 'load']);
+  it('lists run, batch and load', () => {
+    expect(JOB_NAMES.infer).toEqual(['run', 'batch', 'load']);
   });
 
   it('carries the error code through failedReason', () => {

@@ -92,6 +92,54 @@ describe('ModelBatcher', () => {
     expect(session.runs).toEqual([[1]]);
   });
 
+  describe('with maxDelayMs 0 (no timer: batches form while a run is in progress)', () => {
+    it('runs a lone request on an idle model at once, without waiting for company', async () => {
+      const { session, submit } = setup(8, 0);
+      const a = submit(x([1, 1]));
+      // The run has started by the end of this turn of the event loop: no timer in front of it.
+      await new Promise((r) => setImmediate(r));
+      expect(session.runs).toEqual([[1]]);
+      expect(ys((await a).outputs.get('y'))).toEqual([2, 2]);
+      expect(session.runs).toEqual([[1]]);
+    });
+
+    it('lets requests of one turn of the event loop share the run', async () => {
+      const { session, submit } = setup(8, 0);
+      const answers = await Promise.all([submit(x([1, 1])), submit(x([2, 2])), submit(x([3, 3]))]);
+      expect(answers.map((a) => ys(a.outputs.get('y')))).toEqual([
+        [2, 2],
+        [4, 4],
+        [6, 6],
+      ]);
+      expect(session.runs).toEqual([[3]]);
+    });
+
+    it('gathers the requests that arrive during a run into the next one, full or not', async () => {
+      const { session, submit, reports } = setup(4, 0);
+      const first = submit(x([1, 1]));
+      // The first run has started (5 ms long): these wait for it, then run together at once.
+      await new Promise((r) => setImmediate(r));
+      const during = [2, 3, 4, 5, 6, 7].map((v) => submit(x([v, v])));
+      const answers = await Promise.all([first, ...during]);
+      expect(answers.map((a) => ys(a.outputs.get('y'))[0])).toEqual([2, 4, 6, 8, 10, 12, 14]);
+      // 6 arrivals, batch size 4: one full group, the other two after it.
+      expect(session.runs).toEqual([[1], [4], [2]]);
+      expect(reports.map((r) => r.requests)).toEqual([1, 4, 2]);
+    });
+
+    it('drops a request whose deadline passed while it waited for the run in progress', async () => {
+      const { session, submit } = setup(4, 0);
+      const first = submit(x([1, 1]));
+      await new Promise((r) => setImmediate(r));
+      const late = submit(x([2, 2]), Date.now() + 1);
+      const fine = submit(x([3, 3]));
+      await expect(late).rejects.toMatchObject({ code: 'TIMEOUT' });
+      expect(ys((await fine).outputs.get('y'))).toEqual([6, 6]);
+      await first;
+      expect(session.runs).toEqual([[1], [1]]);
+    });
+  });
+
   it('fails only the bad request of a batch (the others are rerun alone)', async () => {
     const { session, submit, fallbacks } = setup(3);
     const results = await Promise.allSettled([
