@@ -8,7 +8,8 @@
 # tiers (.ci/run starts them). Reads no stdin.
 #
 # Knobs (environment): STRATA_TEST_TIERS ("unit integration e2e"), STRATA_UNIT_CONCURRENCY (2),
-# STRATA_TIER_TIMEOUT_UNIT / _INTEGRATION / _E2E (seconds: 900 / 1500 / 1500).
+# STRATA_TIER_TIMEOUT_UNIT / _INTEGRATION / _E2E (seconds: 900 / 1500 / 1500),
+# STRATA_TEST_E2E_CLUSTER=0 skips the e2e suites on Redis Cluster (STRATA_TIER_TIMEOUT_E2E_CLUSTER: 900).
 set -uo pipefail
 exec </dev/null
 
@@ -74,6 +75,13 @@ for tier in ${STRATA_TEST_TIERS:-unit integration e2e}; do
   run_step "test:$tier" timeout --kill-after=30s "$limit" \
     pnpm turbo run "test:$tier" --continue --concurrency="$concurrency" -- \
     --reporters=default --reporters="$REPORTER"
+  # The apps' e2e suites again on a real 3-primary Redis Cluster (about 2-3 minutes). Its tests
+  # are not in the counts (their reports would overwrite the standalone run's); a failure fails
+  # the step, which the summary counts.
+  if [ "$tier" = e2e ] && [ "${STRATA_TEST_E2E_CLUSTER:-1}" != 0 ]; then
+    run_step e2e-cluster timeout --kill-after=30s "${STRATA_TIER_TIMEOUT_E2E_CLUSTER:-900}" \
+      bash scripts/test-e2e-cluster.sh
+  fi
 done
 
 finish

@@ -22,8 +22,17 @@ export interface GatewaySettings {
   readonly imageMaxPixels: number;
   readonly authCacheTtlMs: number;
   readonly metadataTtlMs: number;
+  /** AUTH_CACHE_TTL and MODEL_METADATA_CACHE_TTL: the Redis levels of those caches (0 = off). */
+  readonly authRedisTtlSeconds: number;
+  readonly metadataRedisTtlSeconds: number;
   readonly modelCacheDir: string;
   readonly s3Prefix: string;
+  /** The prediction cache (src/cache): off with DISABLE_INFERENCE_CACHE. */
+  readonly predictionCache: {
+    readonly enabled: boolean;
+    readonly defaultTtlSeconds: number;
+    readonly maxEntryBytes: number;
+  };
 }
 
 export function settingsFromConfig(config: Config): GatewaySettings {
@@ -41,7 +50,14 @@ export function settingsFromConfig(config: Config): GatewaySettings {
     imageMaxPixels: 50_000_000,
     authCacheTtlMs: config.AUTH_LOCAL_CACHE_TTL_MS,
     metadataTtlMs: config.MODEL_METADATA_LOCAL_TTL_MS,
+    authRedisTtlSeconds: config.AUTH_CACHE_TTL,
+    metadataRedisTtlSeconds: config.MODEL_METADATA_CACHE_TTL,
     modelCacheDir: config.MODEL_CACHE_DIR,
     s3Prefix: config.S3_PREFIX,
+    predictionCache: {
+      enabled: !config.DISABLE_INFERENCE_CACHE,
+      defaultTtlSeconds: config.PREDICTION_CACHE_TTL,
+      maxEntryBytes: config.PREDICTION_CACHE_MAX_ENTRY_BYTES,
+    },
   };
 }

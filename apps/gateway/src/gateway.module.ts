@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { ApiKeyService } from '@strata/api-keys';
+import { ApiKeyEvents, ApiKeyService } from '@strata/api-keys';
 import { QUEUE, RedisKeys, bullPrefix } from '@strata/cache-keys';
 import type { PrismaClient } from '@strata/db';
 import {
@@ -17,17 +17,21 @@ import {
   STRATA_CONFIG,
   STRATA_LOGGER,
   type ServiceConfig,
+  type RedisClient,
 } from '@strata/service-kit';
 import { UsageEmitter, UsageEmitterModule, UsageQueryModule } from '@strata/usage';
 import { Queue, QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { AdminKeysController } from './admin/admin-keys.controller';
 import { AdminModelsController } from './admin/admin-models.controller';
 import { ApiKeyAuthService } from './auth/api-key-auth.service';
 import { AuthCache } from './auth/auth-cache';
+import { AuthRedisStore } from './auth/auth-redis.store';
 import { AuthGuard } from './auth/auth.guard';
+import { CacheAdminController } from './cache/cache-admin.controller';
+import { PREDICTION_CACHE_PROVIDERS } from './cache/prediction-cache.providers';
+import { PredictionCacheService } from './cache/prediction-cache.service';
 import { GatewayRuntime } from './gateway-runtime.service';
 import { GATEWAY_SETTINGS, settingsFromConfig, type GatewaySettings } from './gateway-settings';
 import { HttpErrorFilter } from './http/http-error.filter';
@@ -38,10 +42,13 @@ import { InferenceService } from './inference/inference.service';
 import { ModelManagementService } from './inference/model-management.service';
 import { QueueDepthGate } from './inference/queue-depth.gate';
 import { GatewayMetrics } from './metrics/gateway.metrics';
+import { RateLimitGuard } from './rate-limit/rate-limit.guard';
+import { RATE_LIMIT_PROVIDERS } from './rate-limit/rate-limit.providers';
 import { PlacementReader } from './redis/placement.reader';
 import { WorkerCommandsPublisher } from './redis/worker-commands.publisher';
 import { ArtifactFilesService } from './registry/artifact-files.service';
 import { DiskOrS3ArtifactSource } from './registry/artifact-source.adapter';
+import { MetadataRedisStore } from './registry/metadata-redis.store';
 import { ModelMetadataService } from './registry/model-metadata.service';
 import { RegistryEventsSubscriber } from './registry/registry-events.subscriber';
 import { ImagePreprocessService } from './tasks/image-preprocess.service';
@@ -61,6 +68,10 @@ import { V2ServerController } from './v2/v2-server.controller';
 
 /** Requests a gateway expects to hold at once; sizes listener limits. */
 const MAX_IN_FLIGHT = 10_000;
+/** Longest wait for Redis in an auth or metadata lookup before it goes on as after a miss. */
+const CACHE_REDIS_TIMEOUT_MS = 500;
+/** How long Redis remembers that a secret is unknown (made-up keys must not flood Postgres). */
+const UNKNOWN_KEY_TTL_SECONDS = 60;
 
 /**
  * The gateway's HTTP API and everything behind it. Pure classes are built by factories here so
@@ -78,6 +89,7 @@ const MAX_IN_FLIGHT = 10_000;
     TaskInferenceController,
     AdminKeysController,
     AdminModelsController,
+    CacheAdminController,
     UsageController,
     RecentController,
   ],
@@ -100,18 +112,60 @@ const MAX_IN_FLIGHT = 10_000;
     HttpSetup,
     { provide: APP_FILTER, useClass: HttpErrorFilter },
     { provide: APP_GUARD, useClass: AuthGuard },
+    // After AuthGuard (global guards run in registration order): it limits the verified key.
+    { provide: APP_GUARD, useClass: RateLimitGuard },
+    ...RATE_LIMIT_PROVIDERS,
 
     // Auth
     {
       provide: ApiKeyService,
-      inject: [PRISMA_CLIENT],
-      useFactory: (prisma: PrismaClient) => new ApiKeyService(prisma),
+      inject: [PRISMA_CLIENT, REDIS_CLIENT, REDIS_KEYS, GATEWAY_SETTINGS, STRATA_LOGGER],
+      useFactory: (
+        prisma: PrismaClient,
+        redis: RedisClient,
+        keys: RedisKeys,
+        s: GatewaySettings,
+        logger: Logger,
+      ) =>
+        new ApiKeyService(prisma, {
+          // Revocations: a `revoked` entry in Redis, then the `key-revoked` broadcast.
+          events: new ApiKeyEvents(redis, keys, {
+            revokedTtlSeconds: Math.max(60, s.authRedisTtlSeconds),
+            log: (message) => logger.warn(message),
+          }),
+        }),
     },
     {
       provide: ApiKeyAuthService,
-      inject: [ApiKeyService, GATEWAY_SETTINGS, STRATA_LOGGER],
-      useFactory: (keys: ApiKeyService, s: GatewaySettings, logger: Logger) =>
-        new ApiKeyAuthService(keys, new AuthCache(s.authCacheTtlMs), logger),
+      inject: [
+        ApiKeyService,
+        REDIS_CLIENT,
+        REDIS_KEYS,
+        GatewayMetrics,
+        GATEWAY_SETTINGS,
+        STRATA_LOGGER,
+      ],
+      useFactory: (
+        keys: ApiKeyService,
+        redis: RedisClient,
+        redisKeys: RedisKeys,
+        metrics: GatewayMetrics,
+        s: GatewaySettings,
+        logger: Logger,
+      ) =>
+        new ApiKeyAuthService(
+          keys,
+          new AuthCache(s.authCacheTtlMs, 10_000, Date.now, s.authRedisTtlSeconds * 1000),
+          logger,
+          {
+            redis: new AuthRedisStore(redis, redisKeys, {
+              ttlSeconds: s.authRedisTtlSeconds,
+              unknownTtlSeconds: UNKNOWN_KEY_TTL_SECONDS,
+              timeoutMs: CACHE_REDIS_TIMEOUT_MS,
+            }),
+            metrics: metrics.caches,
+          },
+        ),
     },
 
     // Registry and artifacts
@@ -122,23 +176,53 @@ const MAX_IN_FLIGHT = 10_000;
     },
     {
       provide: ModelMetadataService,
-      inject: [ModelRegistryRepository, GATEWAY_SETTINGS],
-      useFactory: (repo: ModelRegistryRepository, s: GatewaySettings) =>
-        new ModelMetadataService(repo, s.metadataTtlMs),
+      inject: [
+        ModelRegistryRepository,
+        REDIS_CLIENT,
+        REDIS_KEYS,
+        GatewayMetrics,
+        GATEWAY_SETTINGS,
+        STRATA_LOGGER,
+      ],
+      useFactory: (
+        repo: ModelRegistryRepository,
+        redis: RedisClient,
+        keys: RedisKeys,
+        metrics: GatewayMetrics,
+        s: GatewaySettings,
+        logger: Logger,
+      ) =>
+        new ModelMetadataService(repo, {
+          localTtlMs: s.metadataTtlMs,
+          redis: new MetadataRedisStore(redis, keys, {
+            ttlSeconds: s.metadataRedisTtlSeconds,
+            timeoutMs: CACHE_REDIS_TIMEOUT_MS,
+          }),
+          staleMs: s.metadataRedisTtlSeconds * 1000,
+          metrics: metrics.caches,
+          logger,
+        }),
     },
     {
       provide: RegistryEventsSubscriber,
-      inject: [RedisConnectionFactory, REDIS_KEYS, ModelMetadataService, STRATA_LOGGER],
+      inject: [
+        RedisConnectionFactory,
+        REDIS_KEYS,
+        ModelMetadataService,
+        ApiKeyAuthService,
+        STRATA_LOGGER,
+      ],
       useFactory: (
         connections: RedisConnectionFactory,
         keys: RedisKeys,
         metadata: ModelMetadataService,
+        auth: ApiKeyAuthService,
         logger: Logger,
       ) =>
         new RegistryEventsSubscriber(
           connections.create('worker', 'registry-events'),
           keys.eventsChannel(),
-          metadata,
+          { metadata, auth },
           logger,
         ),
     },
@@ -168,7 +252,7 @@ const MAX_IN_FLIGHT = 10_000;
         repository: ModelRegistryRepository,
         store: S3ArtifactStore | undefined,
         s: GatewaySettings,
-        redis: Redis,
+        redis: RedisClient,
         keys: RedisKeys,
         logger: Logger,
       ) =>
@@ -213,7 +297,7 @@ const MAX_IN_FLIGHT = 10_000;
     {
       provide: BlobStore,
       inject: [REDIS_CLIENT],
-      useFactory: (redis: Redis) => new BlobStore(redis),
+      useFactory: (redis: RedisClient) => new BlobStore(redis),
     },
     {
       provide: InferenceService,
@@ -250,7 +334,7 @@ const MAX_IN_FLIGHT = 10_000;
       useFactory: (
         metadata: ModelMetadataService,
         inference: InferenceService,
-        redis: Redis,
+        redis: RedisClient,
         keys: RedisKeys,
         artifacts: ArtifactFilesService,
       ) =>
@@ -262,15 +346,16 @@ const MAX_IN_FLIGHT = 10_000;
           artifacts,
         ),
     },
+    ...PREDICTION_CACHE_PROVIDERS,
     {
       provide: V2InferenceService,
-      inject: [ModelMetadataService, InferenceService, GATEWAY_SETTINGS, InferenceUsage],
+      inject: [ModelMetadataService, PredictionCacheService, GATEWAY_SETTINGS, InferenceUsage],
       useFactory: (
         metadata: ModelMetadataService,
-        inference: InferenceService,
+        predictions: PredictionCacheService,
         s: GatewaySettings,
         usage: InferenceUsage,
-      ) => new V2InferenceService(metadata, inference, s.maxBodyBytes, usage),
+      ) => new V2InferenceService(metadata, predictions, s.maxBodyBytes, usage),
     },
 
     // Task endpoints
@@ -280,6 +365,7 @@ const MAX_IN_FLIGHT = 10_000;
         ModelMetadataService,
         ArtifactFilesService,
         InferenceService,
+        PredictionCacheService,
         GATEWAY_SETTINGS,
         InferenceUsage,
       ],
@@ -287,6 +373,7 @@ const MAX_IN_FLIGHT = 10_000;
         metadata: ModelMetadataService,
         artifacts: ArtifactFilesService,
         inference: InferenceService,
+        predictions: PredictionCacheService,
         s: GatewaySettings,
         usage: InferenceUsage,
       ) =>
@@ -300,6 +387,7 @@ const MAX_IN_FLIGHT = 10_000;
             timeoutMs: s.imageUrlTimeoutMs,
           }),
           inference,
+          predictions,
           usage,
         ),
     },

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { redisTopologyIssues } from './redis-topology.check';
 import { SCHEMA, type ConfigFor, type VarSpec, type VariableName } from './schema';
 import { SERVICES, type ServiceName } from './types';
 
@@ -64,6 +65,7 @@ export function loadConfig<S extends ServiceName>(
     }
     out[name] = result.data;
   }
+  issues.push(...redisTopologyIssues(out, (name) => env[name] !== undefined && env[name] !== ''));
   if (issues.length > 0) throw new ConfigError(service, issues);
   out.MODEL_CACHE_DIR = path.resolve(out.MODEL_CACHE_DIR as string);
   return Object.freeze(out) as ConfigFor<S>;

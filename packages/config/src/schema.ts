@@ -27,6 +27,9 @@ const WITH_S3 = ['model-loader', 'cli'] as const;
 // disk has no copy; it does not require a bucket (the task endpoints answer 503 without one).
 const READS_S3 = [...WITH_S3, 'gateway'] as const;
 const WITH_DISK = ['model-loader', 'inference-worker'] as const;
+// `host:port` or `[ipv6]:port` (Sentinel and Cluster node lists).
+const HOST_PORT =
+  /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])$/;
 
 /**
  * Every environment variable the platform reads. Adding one here is the only way to read a new
@@ -85,7 +88,38 @@ export const SCHEMA = {
   REDIS_URL: v({
     parser: url(['redis:', 'rediss:']),
     default: 'redis://127.0.0.1:6379',
-    description: 'Redis for queues and caches (`rediss://` for TLS).',
+    description:
+      'Redis for queues and caches, standalone topology (`rediss://` for TLS). Set it, or REDIS_SENTINELS, or REDIS_CLUSTER_NODES: exactly one.',
+    usedBy: ALL,
+    secret: true,
+  }),
+  REDIS_SENTINELS: v({
+    parser: list('host:port', HOST_PORT),
+    description:
+      'Sentinel topology: the sentinels asked for the current primary (`h1:26379,h2:26379`); needs REDIS_SENTINEL_NAME. Connections follow a failover by themselves.',
+    usedBy: ALL,
+  }),
+  REDIS_SENTINEL_NAME: v({
+    parser: str({ pattern: /^[A-Za-z0-9_.-]{1,128}$/, patternForm: '1–128 of A-Z a-z 0-9 _ . -' }),
+    description: 'Sentinel topology: the master group name the sentinels monitor.',
+    usedBy: ALL,
+  }),
+  REDIS_SENTINEL_PASSWORD: v({
+    parser: str(),
+    description: 'Sentinel topology: password of the sentinels themselves (when they require one).',
+    usedBy: ALL,
+    secret: true,
+  }),
+  REDIS_CLUSTER_NODES: v({
+    parser: list('host:port', HOST_PORT),
+    description:
+      'Cluster topology: seed nodes of a Redis Cluster (`h1:6379,h2:6379`); the rest is discovered. Every key used together shares a hash tag.',
+    usedBy: ALL,
+  }),
+  REDIS_PASSWORD: v({
+    parser: str(),
+    description:
+      'Sentinel and Cluster topologies: password of the Redis servers (standalone: put it in REDIS_URL).',
     usedBy: ALL,
     secret: true,
   }),
@@ -216,9 +250,9 @@ export const SCHEMA = {
   }),
   BATCH_MAX_DELAY_MS: v({
     parser: int(0, 10000, 'milliseconds'),
-    default: '2',
+    default: '0',
     description:
-      'Longest time the first job of a batch waits for others to join it; per model in environment.json.',
+      'Longest time a request that finds its model idle waits for others to join its batch (0: it runs at once; requests that arrive while a run is in progress always gather into the next one); per model in environment.json.',
     usedBy: ['inference-worker'],
   }),
   ORT_INTRA_OP_THREADS: v({
@@ -307,25 +341,35 @@ export const SCHEMA = {
   AUTH_CACHE_TTL: v({
     parser: int(0, 86400, 'seconds'),
     default: '900',
-    description: 'How long a validated API key is cached in Redis.',
+    description:
+      'How long a validated API key is cached in Redis (0 = not at all); also how long an expired in-process copy may answer while Redis and Postgres both fail.',
     usedBy: ['gateway'],
   }),
   MODEL_METADATA_CACHE_TTL: v({
     parser: int(0, 604800, 'seconds'),
     default: '3600',
-    description: 'How long model, version and alias metadata is cached in Redis.',
+    description:
+      'How long model, version and alias metadata is cached in Redis (0 = not at all; registry changes invalidate it at once); also how long an expired in-process copy may answer while Redis and Postgres both fail.',
     usedBy: ['gateway', 'inference-worker', 'model-loader'],
   }),
   PREDICTION_CACHE_TTL: v({
     parser: int(0, 2592000, 'seconds'),
     default: '3600',
-    description: 'Default lifetime of a cached prediction (per model overridable).',
+    description:
+      'Default lifetime of a cached prediction; a version overrides it with `prediction_cache_ttl` in its `model_type.json` (0 = never cache).',
     usedBy: ['gateway'],
   }),
   DISABLE_INFERENCE_CACHE: v({
     parser: bool(),
     default: 'false',
     description: 'Turn the prediction cache off for every request.',
+    usedBy: ['gateway'],
+  }),
+  PREDICTION_CACHE_MAX_ENTRY_BYTES: v({
+    parser: bytes(),
+    default: '4MiB',
+    description:
+      'Largest answer the prediction cache stores (encoded outputs); larger answers are computed every time.',
     usedBy: ['gateway'],
   }),
   WORKFLOWS_DEFINITION_CACHE_EXPIRY: v({
@@ -433,6 +477,20 @@ export const SCHEMA = {
       'Waiting `infer` jobs above which the gateway refuses new inferences with 503 and Retry-After (0 = no limit). Sampled at most every 100 ms.',
     usedBy: ['gateway'],
   }),
+  RATE_LIMIT_DEFAULT: v({
+    parser: int(0, 1000000),
+    default: '0',
+    description:
+      'Requests per `RATE_LIMIT_WINDOW` an API key may make when the key has no `rate_limit` of its own (0 = unlimited); more get 429 with Retry-After and RateLimit headers.',
+    usedBy: ['gateway'],
+  }),
+  RATE_LIMIT_WINDOW: v({
+    parser: int(1, 86400, 'seconds'),
+    default: '60',
+    description:
+      'Length of the rolling rate-limit window in seconds (sliding-window counter over Redis buckets; per gateway in memory while Redis is unreachable).',
+    usedBy: ['gateway'],
+  }),
   GATEWAY_MAX_BODY_BYTES: v({
     parser: bytes(),
     default: '64MiB',
@@ -442,9 +500,9 @@ export const SCHEMA = {
   }),
   INFER_BLOB_THRESHOLD_BYTES: v({
     parser: bytes(),
-    default: '256KiB',
+    default: '32KiB',
     description:
-      'Input tensors larger than this travel to the worker as a Redis blob key instead of base64 inside the job.',
+      'Input tensors larger than this travel to the worker as a binary Redis blob (written with the job) instead of base64 inside the job; base64 + JSON costs more than the extra Redis read above a few tens of KiB.',
     usedBy: ['gateway'],
   }),
   IMAGE_URL_ALLOWED_HOSTS: v({
@@ -473,7 +531,7 @@ export const SCHEMA = {
     parser: int(0, 3600000, 'milliseconds'),
     default: '10000',
     description:
-      'How long a gateway keeps an API key check in process memory (0 = ask Postgres every time); revocations through another process take effect within this.',
+      'How long a gateway keeps an API key check in process memory before asking Redis (0 = every time); revocations are broadcast and drop it at once (within this when Redis was unreachable for the revoker).',
     usedBy: ['gateway'],
   }),
   MODEL_METADATA_LOCAL_TTL_MS: v({

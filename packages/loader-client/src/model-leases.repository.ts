@@ -1,5 +1,5 @@
 import { RedisKeys, TTL_DEFAULTS } from '@strata/cache-keys';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@strata/redis-topology';
 
 // Time comes from the Redis server (TIME), never from the caller, so the expiries written by
 // workers on different hosts compare correctly whatever their clocks say.
@@ -36,7 +36,7 @@ export class ModelLeases {
 
   /** `redis`: a fail-fast (`cache` role) connection; `keyPrefix`: REDIS_KEY_PREFIX. */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     keyPrefix: string,
   ) {
     this.keys = new RedisKeys(keyPrefix);

@@ -11,7 +11,7 @@ import {
   type TypedProducer,
 } from '@strata/cache-keys';
 import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@strata/redis-topology';
 import { decodeLoaderFailure, ModelLoaderError } from './loader-error';
 
 export interface ModelLoaderClientOptions {
@@ -20,12 +20,12 @@ export interface ModelLoaderClientOptions {
    * `enableOfflineQueue: false`, `maxRetriesPerRequest: 1`): a request made while Redis is down
    * fails at once instead of waiting for Redis to come back. The client never closes it.
    */
-  readonly connection: Redis;
+  readonly connection: RedisClient;
   /**
    * Connection for the queue's completion events (the `worker` role:
    * `maxRetriesPerRequest: null`, as BullMQ requires for blocking reads). BullMQ duplicates it.
    */
-  readonly eventsConnection: Redis;
+  readonly eventsConnection: RedisClient;
   /** `REDIS_KEY_PREFIX`: the loader's queue lives under it. */
   readonly keyPrefix: string;
   /** `CACHE_DOMAIN` whose loader answers (`model-load:{domain}`). */
@@ -206,11 +206,11 @@ export class ModelLoaderClient {
 const CONNECTING = new Set(['wait', 'connecting', 'connect']);
 
 /** Resolves when `redis` is ready; rejects at once if it is not and not on its first connect. */
-async function connected(redis: Redis, timeoutMs: number, queueName: string): Promise<void> {
+async function connected(redis: RedisClient, timeoutMs: number, queueName: string): Promise<void> {
   const refuse = (why: string) =>
     new ModelLoaderError(
       'INTERNAL',
-      `cannot ask the model-loader (${queueName}): Redis is not connected (${why})`,
+      `cannot ask the model-loader (${queueName}): RedisClient is not connected (${why})`,
       { retryable: true },
     );
   if (redis.status === 'ready') return;

@@ -42,6 +42,14 @@ export {
 } from './redis/redis-connection.factory';
 export { RedisModule, REDIS_CLIENT } from './redis/redis.module';
 export { pingRedis } from './redis/redis.readiness';
+export {
+  createRedisClient,
+  isClusterClient,
+  redisTopologyOf,
+  describeTopology,
+  type RedisClient,
+  type RedisTopology,
+} from '@strata/redis-topology';
 
 export { QueueWorkerHost, type QueueConsumerOptions } from './queue/queue-worker.host';
 export { QueueWorkerModule } from './queue/queue-worker.module';

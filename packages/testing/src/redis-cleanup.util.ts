@@ -1,21 +1,22 @@
-import { Redis } from 'ioredis';
-import { testRedisUrl } from './test-targets.util';
+import { createRedisClient, unlinkMatching, type RedisTopology } from '@strata/redis-topology';
+import { testRedisTopology } from './test-targets.util';
 
-/** Deletes every key under `prefix:` (and BullMQ's `prefix:{queue}:…`) in a shared Redis. */
-export async function deleteRedisPrefix(prefix: string, url = testRedisUrl()): Promise<number> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+/**
+ * Deletes every key under `prefix:` (and BullMQ's `prefix:{queue}:…`) in a shared Redis — on
+ * every master when it is a cluster. `target`: a URL or a topology; default the test Redis.
+ */
+export async function deleteRedisPrefix(
+  prefix: string,
+  target: string | RedisTopology = testRedisTopology(),
+): Promise<number> {
+  const topology: RedisTopology =
+    typeof target === 'string' ? { kind: 'standalone', url: target } : target;
+  const client = createRedisClient(topology, { lazyConnect: true, maxRetriesPerRequest: 1 });
   client.on('error', () => undefined);
   await client.connect();
-  let removed = 0;
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) removed += await client.unlink(...keys);
-    } while (cursor !== '0');
+    return await unlinkMatching(client, `${prefix}:*`);
   } finally {
     client.disconnect();
   }
-  return removed;
 }

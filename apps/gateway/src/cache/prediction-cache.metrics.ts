@@ -1,7 +1,13 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
+import type { CacheMetrics } from '../metrics/cache.metrics';
 import type { CacheStatus } from './cache-policy';
 
-/** Series of the prediction cache (hit ratio per model, lookup latency, coalescing, failures). */
+/**
+ * Series of the prediction cache (hit ratio per model, lookup latency, coalescing, failures).
+ * Lookups and errors also go to the family every gateway cache shares
+ * (`strata_cache_requests_total{cache="prediction",level="redis"}`, `strata_cache_lookup_seconds`),
+ * so one dashboard panel compares all caches.
+ */
 export class PredictionCacheMetrics {
   private readonly requests: Counter<'model' | 'result'>;
   private readonly lookupSeconds: Histogram<'result'>;
@@ -11,7 +17,10 @@ export class PredictionCacheMetrics {
   private readonly skippedTotal: Counter<'model' | 'reason'>;
   private readonly errors: Counter<'op'>;
 
-  constructor(registry: Registry) {
+  constructor(
+    registry: Registry,
+    private readonly shared?: CacheMetrics,
+  ) {
     this.requests = new Counter({
       name: 'strata_prediction_cache_requests_total',
       help: 'Inference requests by what the prediction cache did: hit, miss (computed), bypass (use_cache=false, no-cache, TTL 0, disabled, Redis unreadable).',
@@ -63,6 +72,8 @@ export class PredictionCacheMetrics {
 
   lookup(result: 'hit' | 'miss', seconds: number): void {
     this.lookupSeconds.observe({ result }, seconds);
+    this.shared?.requests.inc({ cache: 'prediction', level: 'redis', result });
+    this.shared?.lookup.observe({ cache: 'prediction', answer: 'redis' }, seconds);
   }
 
   coalesced(model: string, scope: 'local' | 'remote'): void {
@@ -84,5 +95,8 @@ export class PredictionCacheMetrics {
 
   error(op: string): void {
     this.errors.inc({ op });
+    if (op === 'get' || op === 'generation') {
+      this.shared?.requests.inc({ cache: 'prediction', level: 'redis', result: 'error' });
+    }
   }
 }

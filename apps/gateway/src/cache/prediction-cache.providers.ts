@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { GATEWAY_SETTINGS, type GatewaySettings } from '../gateway-settings';
 import { InferenceService } from '../inference/inference.service';
+import { GatewayMetrics } from '../metrics/gateway.metrics';
 import { REDIS_KEYS } from '../tokens';
 import { PredictionCacheMetrics } from './prediction-cache.metrics';
 import { PredictionCacheService } from './prediction-cache.service';
@@ -61,6 +62,7 @@ export const PREDICTION_CACHE_PROVIDERS: Provider[] = [
       REDIS_KEYS,
       PredictionNoticesSubscriber,
       METRICS_REGISTRY,
+      GatewayMetrics,
       GATEWAY_SETTINGS,
       STRATA_LOGGER,
     ],
@@ -70,6 +72,7 @@ export const PREDICTION_CACHE_PROVIDERS: Provider[] = [
       keys: RedisKeys,
       notices: PredictionNoticesSubscriber,
       registry: Registry,
+      gatewayMetrics: GatewayMetrics,
       s: GatewaySettings,
       logger: Logger,
     ) =>
@@ -77,7 +80,7 @@ export const PREDICTION_CACHE_PROVIDERS: Provider[] = [
         compute: (target, inputs, options) => inference.infer(target, inputs, options),
         store: new PredictionStore(redis, keys),
         notices,
-        metrics: new PredictionCacheMetrics(registry),
+        metrics: new PredictionCacheMetrics(registry, gatewayMetrics.caches),
         settings: {
           ...s.predictionCache,
           waitTimeoutMs: s.inferTimeoutMs,

@@ -1,5 +1,5 @@
 import type { ModelVersionRef, RedisKeys } from '@strata/cache-keys';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@strata/service-kit';
 
 // Live members of one placement set by the Redis server's clock, as the workers write them.
 const LIVE = `
@@ -23,7 +23,7 @@ export interface Placement extends ModelVersionRef {
  */
 export class PlacementReader {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly now: () => number = Date.now,
   ) {}

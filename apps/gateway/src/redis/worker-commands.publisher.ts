@@ -1,10 +1,10 @@
 import { serializeWorkerCommand, type WorkerCommand } from '@strata/cache-keys';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@strata/service-kit';
 
 /** Commands for every inference-worker at once (`unload`, `clear`) on the events channel. */
 export class WorkerCommandsPublisher {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly channel: string,
   ) {}
 

@@ -15,12 +15,12 @@ import {
   REPO_ROOT,
   buildConstantOutputModel,
   buildIdentityModel,
-  testRedisUrl,
+  testRedisClient,
+  testRedisEnv,
   waitFor,
   yoloV8Output,
 } from '@strata/testing';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { request, type Answer } from '../support/http-client';
 import { PADDLE_CLS_ENVIRONMENT, rotate180, solidPng, textPng } from '../support/images';
 import { REAL_MODELS, int64Scalar, randomF32, runDirect } from '../support/real-models';
@@ -353,7 +353,13 @@ describe('gateway end to end (gateway, model-loader, 2 inference-workers, teleme
       for (const p of ['/healthz', '/readyz', '/metrics', '/v2/health/live', '/v2/health/ready']) {
         expect([p, (await request(`${url}${p}`)).status]).toEqual([p, 200]);
       }
-      const env = { DATABASE_URL: stack.db.url, S3_BUCKET: 'unused' };
+      // The CLI talks to the stack's Redis (whatever its topology) under the stack's prefix.
+      const env = {
+        DATABASE_URL: stack.db.url,
+        S3_BUCKET: 'unused',
+        REDIS_KEY_PREFIX: stack.prefix,
+        ...testRedisEnv(),
+      };
       const created = await strata(['keys', 'create', '--name', 'from-cli', '--json'], env);
       expect(created.code).toBe(0);
       const { id, secret } = JSON.parse(created.stdout) as { id: string; secret: string };
@@ -462,7 +468,7 @@ describe('gateway end to end (gateway, model-loader, 2 inference-workers, teleme
           docString: 'failover',
         }),
       });
-      const connection = new Redis(testRedisUrl(), { maxRetriesPerRequest: null });
+      const connection = testRedisClient({ maxRetriesPerRequest: null });
       const queue = new Queue(QUEUE.infer, { connection, prefix: bullPrefix(stack.prefix) });
       // Holding the loader makes the worker that takes the job wait on its files: mid-job.
       stack.loader.kill('SIGSTOP');

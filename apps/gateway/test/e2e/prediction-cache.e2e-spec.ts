@@ -50,7 +50,7 @@ function runCli(
       process.execPath,
       [path.join(REPO_ROOT, 'packages/cli/dist/main.js'), ...args],
       {
-        env: { PATH: process.env.PATH ?? '', ...env },
+        env,
         stdio: 'pipe',
       },
     );
@@ -371,6 +371,9 @@ describe('prediction cache end to end (2 gateways, model-loader, inference-worke
       /strata_prediction_cache_requests_total\{[^}]*model="add"[^}]*result="hit"/,
     );
     expect(text).toMatch(/strata_prediction_cache_lookup_seconds_bucket/);
+    expect(text).toMatch(
+      /strata_cache_requests_total\{cache="prediction",level="redis",result="hit"[^}]*\} [1-9]/,
+    );
     // Whichever gateway lost the lock race of the concurrent test waited on the other.
     const both = text + (await request(`${gateway2.url}/metrics`)).body.toString();
     expect(both).toMatch(/strata_prediction_cache_coalesced_total\{[^}]*scope="remote"/);

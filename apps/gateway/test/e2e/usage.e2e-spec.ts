@@ -7,13 +7,13 @@ import {
   buildIdentityModel,
   serviceEnv,
   spawnService,
-  testRedisUrl,
+  testRedisClient,
+  type RedisClient,
   waitFor,
   yoloV8Output,
   type SpawnedService,
 } from '@strata/testing';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { request, type Answer } from '../support/http-client';
 import { PADDLE_CLS_ENVIRONMENT, solidPng, textPng } from '../support/images';
 import { REAL_MODELS } from '../support/real-models';
@@ -56,7 +56,7 @@ describe('usage end to end (gateway → usage queue → telemetry-sender → Pos
   let keyB: string;
   let adminKey: string;
   let optOut: SpawnedService | undefined;
-  let connection: Redis;
+  let connection: RedisClient;
   let usageQueue: Queue;
 
   const call = (base: string, secret: string, p: string, body?: unknown): Promise<Answer> =>
@@ -112,7 +112,7 @@ describe('usage end to end (gateway → usage queue → telemetry-sender → Pos
       },
       { taskType: 'object-detection' },
     );
-    connection = new Redis(testRedisUrl(), { maxRetriesPerRequest: null });
+    connection = testRedisClient({ maxRetriesPerRequest: null });
     usageQueue = new Queue(QUEUE.usage, { connection, prefix: bullPrefix(stack.prefix) });
   });
 

@@ -17,8 +17,9 @@ import {
   serviceEnv,
   spawnService,
   testRedisPrefix,
-  testRedisUrl,
+  testRedisTopology,
   type SpawnedService,
+  type RedisTopology,
   type TestDatabase,
 } from '@strata/testing';
 
@@ -30,6 +31,8 @@ export interface StackOptions {
   gateway?: Record<string, string>;
   worker?: Record<string, string>;
   telemetry?: Record<string, string>;
+  /** Another Redis than the shared test one: the services' variables and the same topology. */
+  redis?: { env: Record<string, string>; topology: RedisTopology };
 }
 
 /**
@@ -70,7 +73,7 @@ export class Stack {
       forcePathStyle: true,
       credentials: { ...EMBEDDED_S3_CREDENTIALS },
     });
-    this.events = RegistryEvents.connect(testRedisUrl(), this.prefix);
+    this.events = RegistryEvents.connect(this.redisTopology(), this.prefix);
     this.publisher = new ModelPublisher({
       repository: new ModelRegistryRepository(this.prisma),
       store: this.store,
@@ -85,6 +88,7 @@ export class Stack {
       S3_PREFIX,
       MODEL_CACHE_DIR: path.join(this.work, 'cache'),
       CACHE_DOMAIN: 'e2e',
+      ...this.options.redis?.env,
     };
     await fs.mkdir(this.shared.MODEL_CACHE_DIR, { recursive: true });
     this.loader = spawnService('model-loader', await serviceEnv(this.shared));
@@ -141,6 +145,10 @@ export class Stack {
     return { id: key.id, secret };
   }
 
+  redisTopology(): RedisTopology {
+    return this.options.redis?.topology ?? testRedisTopology();
+  }
+
   async stop(): Promise<void> {
     const all = [this.gateway, this.loader, this.telemetry, ...this.workers.values()].filter(
       Boolean,
@@ -149,7 +157,11 @@ export class Stack {
     await this.events?.close();
     this.store?.destroy();
     await this.prisma?.$disconnect();
-    await Promise.allSettled([this.s3?.stop(), this.db?.drop(), deleteRedisPrefix(this.prefix)]);
+    await Promise.allSettled([
+      this.s3?.stop(),
+      this.db?.drop(),
+      deleteRedisPrefix(this.prefix, this.redisTopology()),
+    ]);
     await fs.rm(this.work, { recursive: true, force: true });
   }
 }

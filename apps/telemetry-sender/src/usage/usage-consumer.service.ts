@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { bullPrefix, JOB_NAMES, QUEUE, type TypedJob } from '@strata/cache-keys';
 import { checkUsageEvent } from '@strata/usage';
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@strata/service-kit';
 import type { Logger } from 'pino';
 import type { TelemetryMetrics } from '../metrics/telemetry.metrics';
 import type { TelemetrySettings } from '../telemetry-settings';
@@ -13,7 +13,7 @@ type UsageJob = TypedJob<'usage', 'record'>;
 
 export interface UsageConsumerDeps {
   /** A `worker`-role connection (maxRetriesPerRequest: null): BullMQ blocks on a copy of it. */
-  readonly connection: Redis;
+  readonly connection: RedisClient;
   readonly outbox: UsageOutboxRepository;
   readonly settings: TelemetrySettings;
   readonly metrics: TelemetryMetrics;

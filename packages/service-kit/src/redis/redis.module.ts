@@ -2,7 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { provideReadinessCheck } from '../health/readiness-check.provider';
 import { RedisConnectionFactory } from './redis-connection.factory';
 import { pingRedis } from './redis.readiness';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@strata/redis-topology';
 
 /** Injection token: the shared fail-fast (`cache` role) connection of the process. */
 export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
@@ -23,7 +23,7 @@ export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
     provideReadinessCheck({
       name: 'redis',
       inject: [REDIS_CLIENT, RedisConnectionFactory],
-      useFactory: (client: Redis, factory: RedisConnectionFactory) => () =>
+      useFactory: (client: RedisClient, factory: RedisConnectionFactory) => () =>
         pingRedis(client, () => factory.describeOutage(client)),
     }),
   ],

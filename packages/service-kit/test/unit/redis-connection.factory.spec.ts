@@ -16,6 +16,12 @@ describe('redisOptionsFor', () => {
     expect(o.connectTimeout).toBeLessThanOrEqual(5000);
   });
 
+  it('auto-pipelines only the request-path cache connection (not BullMQ connections)', () => {
+    expect(redisOptionsFor('cache', 'c').enableAutoPipelining).toBe(true);
+    expect(redisOptionsFor('producer', 'p').enableAutoPipelining).toBeUndefined();
+    expect(redisOptionsFor('worker', 'w').enableAutoPipelining).toBeUndefined();
+  });
+
   it('reconnects forever with a capped backoff', () => {
     const retry = redisOptionsFor('cache', 'c').retryStrategy!;
     expect(retry(1)).toBeGreaterThan(0);

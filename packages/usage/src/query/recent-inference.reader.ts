@@ -1,5 +1,5 @@
 import type { RedisKeys } from '@strata/cache-keys';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@strata/service-kit';
 
 /**
  * A recent inference as the inference-worker records it (a member of
@@ -79,7 +79,7 @@ const newestFirst = (a: { at: number }, b: { at: number }) => b.at - a.at;
  */
 export class RecentInferenceReader {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

@@ -6,8 +6,8 @@ import {
   STRATA_CONFIG,
   type DatabaseClient,
   type ServiceConfig,
+  type RedisClient,
 } from '@strata/service-kit';
-import type { Redis } from 'ioredis';
 import { RecentInferenceReader } from './recent-inference.reader';
 import { UsageQueryService } from './usage-query.service';
 
@@ -25,7 +25,7 @@ import { UsageQueryService } from './usage-query.service';
     {
       provide: RecentInferenceReader,
       inject: [REDIS_CLIENT, STRATA_CONFIG],
-      useFactory: (redis: Redis, config: ServiceConfig) =>
+      useFactory: (redis: RedisClient, config: ServiceConfig) =>
         new RecentInferenceReader(redis, new RedisKeys(config.REDIS_KEY_PREFIX)),
     },
   ],
