@@ -204,6 +204,15 @@ export class PredictionCacheService {
         return this.computeAndStore(target, inputs, options, digest, ttl, undefined);
       }
       if (token !== undefined) {
+        // Double-checked: the previous holder may have stored the entry and released its lock
+        // between this request's lookup and its SET NX.
+        const stored = await this.read(digest);
+        if (stored) {
+          await this.deps.store
+            .releaseLock(digest, token)
+            .catch((err: unknown) => this.failed('unlock', err));
+          return hitOutcome(stored, this.now() - started);
+        }
         return this.computeAndStore(target, inputs, options, digest, ttl, token);
       }
       this.deps.metrics.coalesced(target.model, 'remote');

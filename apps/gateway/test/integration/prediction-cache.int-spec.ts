@@ -116,6 +116,7 @@ describe('PredictionCacheService against real Redis and ONNX Runtime', () => {
     const registry = new Registry();
     return {
       registry,
+      notices,
       cache: new PredictionCacheService({
         compute: compute.compute,
         store: new PredictionStore(redis ?? client(), keys),
@@ -161,7 +162,11 @@ describe('PredictionCacheService against real Redis and ONNX Runtime', () => {
     const pending = Array.from({ length: 40 }, (_, i) =>
       (i % 2 === 0 ? a : b).cache.infer(target, [x], { useCache: true }),
     );
-    await waitFor(async () => compute.runs === 1, { timeoutMs: 5000, what: 'the first run' });
+    // One gateway computes (held); the other's leader waits on its lock before it is let go.
+    await waitFor(async () => compute.runs === 1 && a.notices.waiting + b.notices.waiting > 0, {
+      timeoutMs: 5000,
+      what: 'one run and a waiter in the other gateway',
+    });
     compute.open();
     const answers = await Promise.all(pending);
     expect(compute.runs).toBe(1);
@@ -189,7 +194,11 @@ describe('PredictionCacheService against real Redis and ONNX Runtime', () => {
         (err: unknown) => (err instanceof JobError ? err.code : String(err)),
       ),
     );
-    await waitFor(async () => compute.runs === 1, { timeoutMs: 5000, what: 'the first run' });
+    // One gateway computes (held); the other's leader waits on its lock before it is let go.
+    await waitFor(async () => compute.runs === 1 && a.notices.waiting + b.notices.waiting > 0, {
+      timeoutMs: 5000,
+      what: 'one run and a waiter in the other gateway',
+    });
     compute.open();
     expect(await Promise.all(pending)).toEqual(new Array(10).fill('INVALID_INPUT'));
     expect(compute.runs).toBe(1);
@@ -239,13 +248,18 @@ describe('PredictionCacheService against real Redis and ONNX Runtime', () => {
     compute.hold();
     const x = f32([1, 1, 2]);
     const pending = [a, b].map((g) => g.cache.infer(target, [x], { useCache: true }));
-    await waitFor(async () => compute.runs >= 1, { timeoutMs: 5000, what: 'the first run' });
+    await waitFor(async () => compute.runs === 1 && a.notices.waiting + b.notices.waiting > 0, {
+      timeoutMs: 5000,
+      what: 'one run and a waiter in the other gateway',
+    });
     compute.open();
     const answers = await Promise.all(pending);
     for (const o of answers) expect(floats(o.outputs[0])).toEqual([2, 2, 3]);
     expect(compute.runs).toBe(2);
-    expect(await a.registry.metrics()).toMatch(
-      /strata_prediction_cache_skipped_total\{model="add",reason="too_large"\}/,
+    // Whichever gateway took the lock tried to store it; the other computed on its own.
+    const both = (await a.registry.metrics()) + (await b.registry.metrics());
+    expect(both).toMatch(
+      /strata_prediction_cache_skipped_total\{model="add",reason="too_large"\} 1/,
     );
   });
 
