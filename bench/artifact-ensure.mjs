@@ -4,12 +4,14 @@
 // GetObject of the same bytes to a file, in the same run; then warm `ensure` latency.
 //
 //   pnpm turbo build --filter @strata/model-loader
-//   node --openssl-legacy-provider bench/artifact-ensure.mjs [--mb 50] [--cold 5] [--warm 2000]
+//   node --openssl-legacy-provider bench/artifact-ensure.mjs [--mb 50] [--cold 9] [--warm 2000] [--quiet-wait 300]
 //
 // Needs Redis on 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432 (STRATA_TEST_* override them).
+// Waits (up to --quiet-wait seconds, 0 = not at all) for the machine to be quiet before timing,
+// and reports the cores other processes took while the cold runs were timed (`foreignCores`).
 // Prints one JSON object (numbers in ms) and the ratios against the goals.
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, promises as fs } from 'node:fs';
+import { createWriteStream, promises as fs, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -42,6 +44,7 @@ function arg(name, fallback) {
 const MB = arg('mb', 50);
 const COLD_RUNS = arg('cold', 5);
 const WARM_RUNS = arg('warm', 2000);
+const QUIET_WAIT_S = arg('quiet-wait', 300);
 const BUCKET = 'strata-bench';
 const PREFIX = 'bench';
 
@@ -51,6 +54,37 @@ function quantile(xs, q) {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
 const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Busy CPU time (ms) of the whole machine so far, from /proc/stat (Linux; not idle, iowait). */
+function machineBusyMs() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1, 9).map(Number);
+  return ((f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) * 1000) / 100;
+}
+
+/** CPU time (ms) a process has used, from /proc (user + system). */
+function cpuMsOf(pid) {
+  if (pid === process.pid) {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  }
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/** Waits (at most `maxSeconds`) until under `maxCores` cores are busy over 3 s. */
+async function waitForQuiet(maxSeconds, maxCores = 0.3) {
+  const deadline = Date.now() + maxSeconds * 1000;
+  for (;;) {
+    const b0 = machineBusyMs();
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, 3000));
+    const cores = (machineBusyMs() - b0) / (performance.now() - t0);
+    if (cores <= maxCores || Date.now() > deadline)
+      return { quiet: cores <= maxCores, busyCores: round(cores) };
+    process.stderr.write(`waiting for a quiet machine (${round(cores)} cores busy)\n`);
+  }
+}
 
 async function main() {
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-bench-artifact-'));
@@ -131,6 +165,10 @@ async function main() {
     await rawGet(store, keys.weights, path.join(work, 'raw-warmup'));
     await client.ensure({ model, version }, { timeoutMs: 120_000 });
 
+    const quiet = QUIET_WAIT_S > 0 ? await waitForQuiet(QUIET_WAIT_S) : undefined;
+    const busy0 = machineBusyMs();
+    const own0 = cpuMsOf(process.pid) + cpuMsOf(loader.pid);
+    const timed0 = performance.now();
     const raw = [];
     const cold = [];
     for (let i = 0; i < COLD_RUNS; i++) {
@@ -145,6 +183,9 @@ async function main() {
       raw.push(performance.now() - t);
       await fs.rm(path.join(work, `raw-${i}`));
     }
+    const timedMs = performance.now() - timed0;
+    const foreignCores =
+      (machineBusyMs() - busy0 - (cpuMsOf(process.pid) + cpuMsOf(loader.pid) - own0)) / timedMs;
     const check = await sha256(
       path.join(cacheDir, 'models', model, String(version), 'weights.onnx'),
     );
@@ -186,6 +227,10 @@ async function main() {
       rawGetObjectMs: { median: round(rawMedian), all: raw.map((x) => round(x)) },
       coldEnsureMs: { median: round(coldMedian), all: cold.map((x) => round(x)) },
       coldVsRaw: round(coldMedian / rawMedian),
+      // Each cold run against the raw run right after it: less sensitive to drifting load.
+      coldVsRawPairedMedian: round(median(cold.map((c, i) => c / raw[i]))),
+      quietBeforeStart: quiet,
+      foreignCores: round(Math.max(foreignCores, 0)),
       rawMiBps: round(MB / (rawMedian / 1000), 1),
       coldMiBps: round(MB / (coldMedian / 1000), 1),
       warmEnsureMs: {

@@ -19,21 +19,27 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** fsyncs every regular file and directory below `dir` (depth first), then `dir` itself. */
+/**
+ * fsyncs every regular file and directory below `dir`, then `dir` itself. Siblings are synced
+ * together (a journaling file system folds them into one commit); a directory only after its
+ * entries.
+ */
 export async function fsyncTree(dir: string): Promise<void> {
   const entries = await fs.readdir(dir, { withFileTypes: true });
-  for (const e of entries) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) await fsyncTree(p);
-    else if (e.isFile()) {
-      const fh = await fs.open(p, 'r');
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
+  await Promise.all(
+    entries.map(async (e) => {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) await fsyncTree(p);
+      else if (e.isFile()) {
+        const fh = await fs.open(p, 'r');
+        try {
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
       }
-    }
-  }
+    }),
+  );
   await fsyncDir(dir);
 }
 

@@ -56,9 +56,9 @@ export async function createStaging(cacheDir: string): Promise<Staging> {
           'is the cache directory or inside .staging',
           'a directory inside the cache directory, outside .staging',
         );
-      await fsyncTree(dir);
       const parent = path.dirname(target);
-      await mkdirDurable(parent);
+      // Both before the rename, independent of each other.
+      await Promise.all([fsyncTree(dir), mkdirDurable(parent)]);
       try {
         await fs.rename(dir, target);
       } catch (err) {
@@ -72,8 +72,7 @@ export async function createStaging(cacheDir: string): Promise<Staging> {
         throw err;
       }
       state = 'committed';
-      await fsyncDir(parent);
-      await fsyncDir(root);
+      await Promise.all([fsyncDir(parent), fsyncDir(root)]);
       return { path: target, alreadyPresent: false };
     },
     async discard(): Promise<void> {

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { validateModelName, validateVersion } from '@strata/artifact-layout';
+import { ARTIFACT_FILES, validateModelName, validateVersion } from '@strata/artifact-layout';
 import type { ClearResult, EnsureResult } from '@strata/cache-keys';
 import { STRATA_LOGGER } from '@strata/service-kit';
 import type { Logger } from 'pino';
@@ -15,12 +15,23 @@ import {
   isNoSpace,
   messageOf,
   SourceError,
+  type SourceKind,
 } from './loader-errors';
 import { LoaderMetrics } from './loader.metrics';
 import { LruIndexRepository } from './lru-index.repository';
 import { REGISTRY_READER, type RegistryReader } from './registry-reader';
 import { StartupGate } from './startup-gate';
 import { VersionLockService, type VersionLock } from './version-lock.service';
+
+/** A finished download, for its log line: where from, and how long each phase took (ms). */
+interface Downloaded {
+  source: SourceKind;
+  alreadyPresent: boolean;
+  timings: Record<string, number>;
+}
+
+/** How long the early GET of weights.onnx may wait for the reservation before it is dropped. */
+const EARLY_OPEN_MAX_IDLE_MS = 5000;
 
 /** How long `clear` waits for a version that is being downloaded before it skips it. */
 const CLEAR_WAIT_MS = 2000;
@@ -111,6 +122,7 @@ export class ArtifactCacheService {
   }
 
   private async load(model: string, version: number): Promise<EnsureResult> {
+    const t0 = performance.now();
     const path = this.disk.versionPath(model, version);
     const present = () => this.disk.isPresent(model, version);
     // Looked up while the lock is awaited: a cold ensure pays one round trip less.
@@ -122,13 +134,43 @@ export class ArtifactCacheService {
       return { path, cached: false };
     }
     const lock = got.lock;
+    let done: Downloaded | undefined;
     try {
-      if (!(await present())) await this.download(model, version, await record, lock);
-      await this.touchQuietly(model, version);
-      return { path, cached: false };
+      if (!(await present())) {
+        const lockedAt = performance.now();
+        const resolved = await record;
+        const resolvedAt = performance.now();
+        done = await this.download(model, version, resolved, lock);
+        done.timings = {
+          lockMs: lockedAt - t0,
+          registryMs: resolvedAt - lockedAt,
+          ...done.timings,
+        };
+      }
+      // One connection, sent in this order: the touch lands before an evictor can take the lock.
+      await Promise.all([
+        this.touchQuietly(model, version),
+        lock.release(),
+        done && this.eviction.refreshUsage().catch(() => undefined),
+      ]);
     } finally {
       await lock.release();
     }
+    if (done) {
+      const ms: Record<string, number> = { ...done.timings, totalMs: performance.now() - t0 };
+      for (const k of Object.keys(ms)) ms[k] = Math.round(ms[k]);
+      this.logger.info(
+        {
+          model,
+          version,
+          source: done.source,
+          alreadyPresent: done.alreadyPresent,
+          ...ms,
+        },
+        `downloaded ${model}/${version} from ${done.source}`,
+      );
+    }
+    return { path, cached: false };
   }
 
   private async download(
@@ -136,68 +178,74 @@ export class ArtifactCacheService {
     version: number,
     record: Awaited<ReturnType<RegistryReader['resolve']>>,
     lock: VersionLock,
-  ): Promise<void> {
+  ): Promise<Downloaded> {
+    const began = performance.now();
     const expected = { model, version, manifestDigest: record.manifestDigest };
-    const sources = this.sources.forVersion(model, version, record.originUrl);
-    // The first manifest is fetched while the space is reserved.
+    const sources = this.sources.forVersion(model, version, record);
+    // While the space is reserved: the first manifest is fetched, and weights.onnx (nearly all
+    // the bytes of a version) is already requested, its bytes queueing in the socket.
     const firstManifest = this.downloads.fetchManifest(sources[0], expected);
     firstManifest.catch(() => undefined);
-    const reserveStarted = performance.now();
-    const staging = await this.eviction.reserve(model, version, record.sizeBytes, lock);
-    const reserveMs = Math.round(performance.now() - reserveStarted);
-    const failures: (ChecksumError | SourceError)[] = [];
+    const early = this.downloads.openEarly(sources[0], ARTIFACT_FILES.weights);
+    let ok = false;
     try {
-      for (const [i, source] of sources.entries()) {
-        const started = performance.now();
-        try {
-          const manifest = await (i === 0
-            ? firstManifest
-            : this.downloads.fetchManifest(source, expected));
-          const fetchStarted = performance.now();
-          await this.fetchWithSpace(staging, model, version, record.sizeBytes, () =>
-            this.downloads.fetchFiles(staging, source, manifest),
-          );
-          const commitStarted = performance.now();
-          const committed = await staging.commit(model, version);
-          const timings = {
-            reserveMs,
-            untilFilesMs: Math.round(fetchStarted - started),
-            filesMs: Math.round(commitStarted - fetchStarted),
-            commitMs: Math.round(performance.now() - commitStarted),
-          };
-          this.metrics.download(source.kind, 'ok');
-          this.metrics.downloadDuration.observe(
-            { source: source.kind },
-            (performance.now() - started) / 1000,
-          );
-          this.logger.info(
-            {
-              model,
-              version,
+      const staging = await this.eviction.reserve(model, version, record.sizeBytes, lock);
+      const reserveMs = performance.now() - began;
+      // A connection left idle that long may be closed by the server: ask again instead.
+      if (reserveMs > EARLY_OPEN_MAX_IDLE_MS) early.cancel();
+      const failures: (ChecksumError | SourceError)[] = [];
+      try {
+        for (const [i, source] of sources.entries()) {
+          const started = performance.now();
+          try {
+            const manifest = await (i === 0
+              ? firstManifest
+              : this.downloads.fetchManifest(source, expected));
+            const fetchStarted = performance.now();
+            await this.fetchWithSpace(staging, model, version, record.sizeBytes, () =>
+              this.downloads.fetchFiles(staging, source, manifest, i === 0 ? early : undefined),
+            );
+            const commitStarted = performance.now();
+            const committed = await staging.commit(model, version);
+            const committedAt = performance.now();
+            this.metrics.download(source.kind, 'ok');
+            this.metrics.downloadDuration.observe(
+              { source: source.kind },
+              (committedAt - started) / 1000,
+            );
+            ok = true;
+            return {
               source: source.kind,
               alreadyPresent: committed.alreadyPresent,
-              ...timings,
-            },
-            `downloaded ${model}/${version} from ${source.kind}`,
-          );
-          return;
-        } catch (err) {
-          this.metrics.download(source.kind, 'error');
-          if (err instanceof ChecksumError)
-            this.metrics.verificationFailures.inc({ phase: 'download' });
-          if (!(err instanceof ChecksumError || err instanceof SourceError)) throw err;
-          this.logger.warn(
-            { model, version, source: source.kind, err },
-            `fetching ${model}/${version} from ${source.kind} failed: ${err.message}`,
-          );
-          failures.push(err);
-          await staging.reset();
+              timings: {
+                reserveMs,
+                untilFilesMs: fetchStarted - started,
+                filesMs: commitStarted - fetchStarted,
+                commitMs: committedAt - commitStarted,
+              },
+            };
+          } catch (err) {
+            early.cancel();
+            this.metrics.download(source.kind, 'error');
+            if (err instanceof ChecksumError)
+              this.metrics.verificationFailures.inc({ phase: 'download' });
+            if (!(err instanceof ChecksumError || err instanceof SourceError)) throw err;
+            this.logger.warn(
+              { model, version, source: source.kind, err },
+              `fetching ${model}/${version} from ${source.kind} failed: ${err.message}`,
+            );
+            failures.push(err);
+            await staging.reset();
+          }
         }
+        throw new FetchFailedError(model, version, failures, record.originUrl !== null);
+      } finally {
+        await staging.discard();
       }
-      throw new FetchFailedError(model, version, failures, record.originUrl !== null);
     } finally {
-      await staging.discard();
-      await this.eviction.refreshUsage().catch(() => undefined);
+      early.cancel();
+      // After a success the caller refreshes it, alongside the lock's release.
+      if (!ok) await this.eviction.refreshUsage().catch(() => undefined);
     }
   }
 

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { s3Keys } from '@strata/artifact-layout';
+import { ARTIFACT_FILES, validateArtifactFileName } from '@strata/artifact-layout';
 import type { ArtifactReader, HttpOriginSource } from '@strata/model-registry';
 import type { SourceKind } from './loader-errors';
 
@@ -19,25 +19,29 @@ export interface ArtifactSource {
 
 export class S3Source implements ArtifactSource {
   readonly kind = 's3' as const;
-  private readonly keys: ReturnType<typeof s3Keys>;
+  private readonly versionPrefix: string;
 
+  /** `versionPrefix`: the version's `storagePrefix` from the registry (`…/models/{m}/{v}/`). */
   constructor(
     private readonly reader: ArtifactReader,
     private readonly bucket: string,
-    s3Prefix: string,
-    model: string,
-    version: number,
+    versionPrefix: string,
   ) {
-    this.keys = s3Keys(s3Prefix, model, version);
+    this.versionPrefix = versionPrefix.endsWith('/') ? versionPrefix : `${versionPrefix}/`;
   }
 
   describe(file: string): string {
-    return `s3://${this.bucket}/${this.keys.file(file)}`;
+    return `s3://${this.bucket}/${this.key(file)}`;
   }
 
   async open(file: string, signal?: AbortSignal): Promise<OpenedFile> {
-    const out = await this.reader.getStream(this.keys.file(file), { signal });
+    const out = await this.reader.getStream(this.key(file), { signal });
     return { body: out.body, contentLength: out.contentLength };
+  }
+
+  private key(file: string): string {
+    const name = file === ARTIFACT_FILES.manifest ? file : validateArtifactFileName(file);
+    return `${this.versionPrefix}${name}`;
   }
 }
 

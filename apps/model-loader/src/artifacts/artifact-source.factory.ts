@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { s3VersionPrefix } from '@strata/artifact-layout';
 import type { ArtifactReader, HttpOriginSource } from '@strata/model-registry';
 import { LOADER_SETTINGS, type LoaderSettings } from '../loader.settings';
 import { OriginSource, S3Source, type ArtifactSource } from './artifact-source.adapter';
@@ -19,11 +20,18 @@ export class ArtifactSourceFactory {
     @Inject(LOADER_SETTINGS) private readonly settings: LoaderSettings,
   ) {}
 
-  forVersion(model: string, version: number, originUrl: string | null): ArtifactSource[] {
-    const sources: ArtifactSource[] = [
-      new S3Source(this.store, this.store.bucket, this.settings.s3Prefix, model, version),
-    ];
-    if (originUrl) sources.push(new OriginSource(this.origin, originUrl));
+  /**
+   * S3 keys come from the version's `storagePrefix` (where it was published, whatever S3_PREFIX
+   * is now); S3_PREFIX only stands in for a row that has none.
+   */
+  forVersion(
+    model: string,
+    version: number,
+    where: { storagePrefix: string; originUrl: string | null },
+  ): ArtifactSource[] {
+    const prefix = where.storagePrefix || s3VersionPrefix(this.settings.s3Prefix, model, version);
+    const sources: ArtifactSource[] = [new S3Source(this.store, this.store.bucket, prefix)];
+    if (where.originUrl) sources.push(new OriginSource(this.origin, where.originUrl));
     return sources;
   }
 }

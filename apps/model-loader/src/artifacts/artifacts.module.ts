@@ -8,8 +8,8 @@ import {
   REDIS_CLIENT,
   STRATA_CONFIG,
   type DatabaseClient,
+  type RedisClient,
 } from '@strata/service-kit';
-import type { Redis } from 'ioredis';
 import { LOADER_SETTINGS, loaderSettings } from '../loader.settings';
 import { ArtifactCacheService } from './artifact-cache.service';
 import { ARTIFACT_STORE, ArtifactSourceFactory, ORIGIN_SOURCE } from './artifact-source.factory';
@@ -45,7 +45,8 @@ import { VersionLockService } from './version-lock.service';
     {
       provide: ModelLeases,
       inject: [REDIS_CLIENT, STRATA_CONFIG],
-      useFactory: (redis: Redis, config: Config) => new ModelLeases(redis, config.REDIS_KEY_PREFIX),
+      useFactory: (redis: RedisClient, config: Config) =>
+        new ModelLeases(redis, config.REDIS_KEY_PREFIX),
     },
     LoaderMetrics,
     StartupGate,

@@ -1,7 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { RedisKeys } from '@strata/cache-keys';
-import { REDIS_CLIENT, STRATA_CONFIG, type ServiceConfig } from '@strata/service-kit';
-import type { Redis } from 'ioredis';
+import {
+  REDIS_CLIENT,
+  STRATA_CONFIG,
+  type ServiceConfig,
+  type RedisClient,
+} from '@strata/service-kit';
 import { LOADER_SETTINGS, versionKey, type LoaderSettings } from '../loader.settings';
 
 // Milliseconds with the microseconds as a fraction: two uses within one millisecond (a hit right
@@ -32,7 +36,7 @@ export class LruIndexRepository {
   private readonly keys: RedisKeys;
 
   constructor(
-    @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    @Inject(REDIS_CLIENT) private readonly redis: RedisClient,
     @Inject(STRATA_CONFIG) config: ServiceConfig,
     @Inject(LOADER_SETTINGS) private readonly settings: LoaderSettings,
   ) {

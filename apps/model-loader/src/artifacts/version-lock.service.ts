@@ -7,8 +7,8 @@ import {
   STRATA_CONFIG,
   STRATA_LOGGER,
   type ServiceConfig,
+  type RedisClient,
 } from '@strata/service-kit';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { LOADER_SETTINGS, type LoaderSettings } from '../loader.settings';
 import { VersionLockTimeoutError } from './loader-errors';
@@ -51,7 +51,7 @@ export class VersionLockService {
   private readonly keys: RedisKeys;
 
   constructor(
-    @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    @Inject(REDIS_CLIENT) private readonly redis: RedisClient,
     @Inject(STRATA_CONFIG) config: ServiceConfig,
     @Inject(LOADER_SETTINGS) private readonly settings: LoaderSettings,
     @Inject(STRATA_LOGGER) private readonly logger: Logger,

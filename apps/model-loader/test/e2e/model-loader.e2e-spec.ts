@@ -4,12 +4,12 @@ import { ModelLoaderClient, ModelLoaderError } from '@strata/loader-client';
 import {
   serviceEnv,
   spawnService,
-  testRedisUrl,
+  testRedisClient,
+  type RedisClient,
   waitFor,
   httpGet,
   type SpawnedService,
 } from '@strata/testing';
-import { Redis } from 'ioredis';
 import {
   BUCKET,
   digestsOf,
@@ -33,7 +33,7 @@ describe('model-loader processes (real Redis, Postgres, s3rver behind a counting
   let world: World;
   const loaders: SpawnedService[] = [];
   const clients: ModelLoaderClient[] = [];
-  const connections: Redis[] = [];
+  const connections: RedisClient[] = [];
   const dirs: string[] = [];
 
   async function loaderEnv(domain: string, cacheDir: string, extra: Record<string, string> = {}) {
@@ -59,11 +59,11 @@ describe('model-loader processes (real Redis, Postgres, s3rver behind a counting
   }
 
   function client(domain: string): ModelLoaderClient {
-    const connection = new Redis(testRedisUrl(), {
+    const connection = testRedisClient({
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
     });
-    const eventsConnection = new Redis(testRedisUrl(), { maxRetriesPerRequest: null });
+    const eventsConnection = testRedisClient({ maxRetriesPerRequest: null });
     connections.push(connection, eventsConnection);
     const c = new ModelLoaderClient({
       connection,

@@ -96,6 +96,40 @@ describe('artifact cache (real s3rver, Postgres, Redis; the PaddleOCR classifier
     expect(world.proxy.count('GET', `/cls-concurrent/${pushed.version}/manifest.json`)).toBe(1);
   });
 
+  it("reads S3 under the version's storagePrefix, not the loader's S3_PREFIX", async () => {
+    // A loader configured with another prefix (S3_PREFIX changed after the publish).
+    const h = await harness({ s3Prefix: 'elsewhere' });
+    const pushed = await world.publish('cls-prefix');
+    const got = await h.cache.ensure({ model: 'cls-prefix', version: pushed.version });
+    expect(await digestsOf(got.path, ['manifest.json'])).toEqual(await digestsOf(pushed.dir));
+    const under = `/${S3_PREFIX}/models/cls-prefix/${pushed.version}`;
+    expect(world.proxy.count('GET', `${under}/weights.onnx`)).toBe(1);
+    expect(world.proxy.count('GET', `${under}/manifest.json`)).toBe(1);
+    expect(world.proxy.requests.filter((r) => r.includes('/elsewhere/'))).toEqual([]);
+  });
+
+  it('a manifest refused by its digest: the weights requested early are dropped, nothing kept', async () => {
+    const h = await harness();
+    const pushed = await world.publish('cls-baddigest');
+    const keys = s3Keys(S3_PREFIX, 'cls-baddigest', pushed.version);
+    await world.store.uploadBuffer(
+      keys.manifest,
+      Buffer.from(
+        serializeManifest({
+          ...pushed.manifest,
+          files: pushed.manifest.files.map((f) => ({ ...f, sha256: '0'.repeat(64) })),
+        }),
+      ),
+    );
+    const err = await failureOf(
+      h.cache.ensure({ model: 'cls-baddigest', version: pushed.version }),
+    );
+    expect(err.code).toBe('CHECKSUM');
+    expect(err.message).toContain('manifest');
+    expect(await listTree(path.join(h.settings.cacheDir, '.staging'))).toEqual([]);
+    expect(await listTree(path.join(h.settings.cacheDir, 'models'))).toEqual([]);
+  });
+
   it('a flipped byte in S3: CHECKSUM error naming model, version and file; nothing left; counted', async () => {
     const h = await harness();
     const pushed = await world.publish('cls-flipped');

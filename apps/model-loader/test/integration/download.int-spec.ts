@@ -49,6 +49,7 @@ describe('DownloadService (fake sources, real disk)', () => {
   let dir: string;
   let staging: ReservedStaging;
   const service = new DownloadService(new LoaderMetrics(new Registry()));
+  afterAll(() => service.onApplicationShutdown());
 
   beforeEach(async () => {
     dir = await tempDir('download');

@@ -81,11 +81,12 @@ export function createHarness(
   const gate = new StartupGate();
   // Like a loader whose startup is over; `deferStartup` leaves that to `reconcile()`.
   if (!options.deferStartup) gate.markDiskReady();
+  const downloads = new DownloadService(metrics);
   const cache = new ArtifactCacheService(
     disk,
     lru,
     locks,
-    new DownloadService(metrics),
+    downloads,
     eviction,
     sources,
     metrics,
@@ -135,6 +136,7 @@ export function createHarness(
     },
     async close() {
       await lifecycle.drain();
+      await downloads.onApplicationShutdown();
       store.destroy();
       redis.disconnect();
     },
