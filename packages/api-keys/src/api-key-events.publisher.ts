@@ -1,5 +1,5 @@
 import { RedisKeys, TTL_DEFAULTS } from '@strata/cache-keys';
-import { createRedisClient, type RedisClient, type RedisTopology } from '@strata/redis-topology';
+import { ShortLivedConnection, type RedisClient, type RedisTopology } from '@strata/redis-topology';
 import { serializeApiKeyEvent } from './api-key-events';
 import { REVOKED_ENTRY } from './cached-verification';
 
@@ -22,15 +22,6 @@ export interface ApiKeyEventsOptions {
   log?: (message: string) => void;
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -40,17 +31,19 @@ function describe(error: unknown): string {
  * key at once instead of after its cache TTLs.
  */
 export class ApiKeyEvents implements ApiKeyEventSink {
-  private readonly timeoutMs: number;
+  private readonly connection: ShortLivedConnection;
   private readonly revokedTtlSeconds: number;
   private readonly log: (message: string) => void;
-  private connecting: Promise<void> | undefined;
 
   constructor(
-    private readonly redis: RedisClient,
+    redis: RedisClient | ShortLivedConnection,
     private readonly keys: RedisKeys,
     options: ApiKeyEventsOptions = {},
   ) {
-    this.timeoutMs = options.timeoutMs ?? 2_000;
+    this.connection =
+      redis instanceof ShortLivedConnection
+        ? redis
+        : new ShortLivedConnection(redis, options.timeoutMs ?? 2_000);
     this.revokedTtlSeconds = Math.max(1, options.revokedTtlSeconds ?? TTL_DEFAULTS.auth);
     this.log = options.log ?? (() => undefined);
   }
@@ -64,28 +57,11 @@ export class ApiKeyEvents implements ApiKeyEventSink {
     keyPrefix: string,
     options: ApiKeyEventsOptions = {},
   ): ApiKeyEvents {
-    const topology: RedisTopology =
-      typeof redis === 'string' ? { kind: 'standalone', url: redis } : redis;
-    const client = createRedisClient(topology, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      connectTimeout: options.timeoutMs ?? 2_000,
-      retryStrategy: () => null,
-    });
-    // Errors surface through the failed calls; without a listener ioredis would print them.
-    client.on('error', () => undefined);
-    return new ApiKeyEvents(client, new RedisKeys(keyPrefix), options);
-  }
-
-  private async ready(): Promise<void> {
-    if (this.redis.status === 'ready') return;
-    if (this.redis.status === 'wait' || this.redis.status === 'end') {
-      this.connecting ??= this.redis.connect().finally(() => {
-        this.connecting = undefined;
-      });
-    }
-    if (this.connecting) await this.connecting;
+    return new ApiKeyEvents(
+      ShortLivedConnection.connect(redis, options.timeoutMs ?? 2_000),
+      new RedisKeys(keyPrefix),
+      options,
+    );
   }
 
   /**
@@ -96,23 +72,13 @@ export class ApiKeyEvents implements ApiKeyEventSink {
    */
   async keyRevoked(keyHash: string): Promise<boolean> {
     try {
-      await withTimeout(
-        (async () => {
-          await this.ready();
-          await this.redis.set(
-            this.keys.auth(keyHash),
-            REVOKED_ENTRY,
-            'EX',
-            this.revokedTtlSeconds,
-          );
-          await this.redis.publish(
-            this.keys.eventsChannel(),
-            serializeApiKeyEvent({ type: 'key-revoked', keyHash }),
-          );
-        })(),
-        this.timeoutMs,
-        'Redis SET/PUBLISH',
-      );
+      await this.connection.run('Redis SET/PUBLISH', async (redis) => {
+        await redis.set(this.keys.auth(keyHash), REVOKED_ENTRY, 'EX', this.revokedTtlSeconds);
+        await redis.publish(
+          this.keys.eventsChannel(),
+          serializeApiKeyEvent({ type: 'key-revoked', keyHash }),
+        );
+      });
       return true;
     } catch (error) {
       this.log(
@@ -122,12 +88,8 @@ export class ApiKeyEvents implements ApiKeyEventSink {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.redis.status === 'ready') {
-      await this.redis.quit().catch(() => this.redis.disconnect());
-    } else {
-      this.redis.disconnect();
-    }
+  close(): Promise<void> {
+    return this.connection.close();
   }
 }
 

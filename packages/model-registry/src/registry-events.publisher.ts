@@ -1,5 +1,5 @@
 import { RedisKeys } from '@strata/cache-keys';
-import { createRedisClient, type RedisClient, type RedisTopology } from '@strata/redis-topology';
+import { ShortLivedConnection, type RedisClient, type RedisTopology } from '@strata/redis-topology';
 import { describeCause } from './errors';
 
 /**
@@ -30,15 +30,6 @@ export interface RegistryEventsOptions {
   log?: RegistryLogger;
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /** The Redis metadata entries an event names (the epoch bump covers every other one). */
 function namedKeys(keys: RedisKeys, event: RegistryEvent): string[] {
   const named = [keys.modelMeta(event.model)];
@@ -65,16 +56,18 @@ function namedKeys(keys: RedisKeys, event: RegistryEvent): string[] {
  * caches notice sooner than their TTL.
  */
 export class RegistryEvents implements RegistryEventSink {
-  private readonly timeoutMs: number;
+  private readonly connection: ShortLivedConnection;
   private readonly log: RegistryLogger;
-  private connecting: Promise<void> | undefined;
 
   constructor(
-    private readonly redis: RedisClient,
+    redis: RedisClient | ShortLivedConnection,
     private readonly keys: RedisKeys,
     options: RegistryEventsOptions = {},
   ) {
-    this.timeoutMs = options.timeoutMs ?? 2_000;
+    this.connection =
+      redis instanceof ShortLivedConnection
+        ? redis
+        : new ShortLivedConnection(redis, options.timeoutMs ?? 2_000);
     this.log = options.log ?? (() => undefined);
   }
 
@@ -87,29 +80,11 @@ export class RegistryEvents implements RegistryEventSink {
     keyPrefix: string,
     options: RegistryEventsOptions = {},
   ): RegistryEvents {
-    const timeoutMs = options.timeoutMs ?? 2_000;
-    const topology: RedisTopology =
-      typeof redis === 'string' ? { kind: 'standalone', url: redis } : redis;
-    const client = createRedisClient(topology, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      connectTimeout: timeoutMs,
-      retryStrategy: () => null,
-    });
-    // Errors surface through the failed calls; without a listener ioredis would print them.
-    client.on('error', () => undefined);
-    return new RegistryEvents(client, new RedisKeys(keyPrefix), options);
-  }
-
-  private async ready(): Promise<void> {
-    if (this.redis.status === 'ready') return;
-    if (this.redis.status === 'wait' || this.redis.status === 'end') {
-      this.connecting ??= this.redis.connect().finally(() => {
-        this.connecting = undefined;
-      });
-    }
-    if (this.connecting) await this.connecting;
+    return new RegistryEvents(
+      ShortLivedConnection.connect(redis, options.timeoutMs ?? 2_000),
+      new RedisKeys(keyPrefix),
+      options,
+    );
   }
 
   /**
@@ -123,21 +98,16 @@ export class RegistryEvents implements RegistryEventSink {
    */
   async publish(event: RegistryEvent): Promise<boolean> {
     try {
-      await withTimeout(
-        (async () => {
-          await this.ready();
-          const results = await this.redis
-            .multi()
-            .incr(this.keys.metaEpoch(event.model))
-            .del(...namedKeys(this.keys, event))
-            .exec();
-          const failed = results?.find(([error]) => error)?.[0];
-          if (!results || failed) throw failed ?? new Error('the transaction was discarded');
-          await this.redis.publish(this.keys.eventsChannel(), JSON.stringify(event));
-        })(),
-        this.timeoutMs,
-        'Redis PUBLISH',
-      );
+      await this.connection.run('Redis PUBLISH', async (redis) => {
+        const results = await redis
+          .multi()
+          .incr(this.keys.metaEpoch(event.model))
+          .del(...namedKeys(this.keys, event))
+          .exec();
+        const failed = results?.find(([error]) => error)?.[0];
+        if (!results || failed) throw failed ?? new Error('the transaction was discarded');
+        await redis.publish(this.keys.eventsChannel(), JSON.stringify(event));
+      });
       return true;
     } catch (error) {
       this.log(
@@ -150,13 +120,8 @@ export class RegistryEvents implements RegistryEventSink {
 
   async bumpGeneration(model: string, version: number): Promise<boolean> {
     try {
-      await withTimeout(
-        (async () => {
-          await this.ready();
-          await this.redis.incr(this.keys.generation(model, version));
-        })(),
-        this.timeoutMs,
-        'Redis INCR',
+      await this.connection.run('Redis INCR', (redis) =>
+        redis.incr(this.keys.generation(model, version)),
       );
       return true;
     } catch (error) {
@@ -168,12 +133,8 @@ export class RegistryEvents implements RegistryEventSink {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.redis.status === 'ready') {
-      await this.redis.quit().catch(() => this.redis.disconnect());
-    } else {
-      this.redis.disconnect();
-    }
+  close(): Promise<void> {
+    return this.connection.close();
   }
 }
 

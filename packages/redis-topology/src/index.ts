@@ -8,3 +8,4 @@ export {
 } from './redis-topology';
 export { createRedisClient, isClusterClient, type RedisClient } from './redis-client.factory';
 export { keyHolders, scanKeys, unlinkMatching } from './redis-scan.util';
+export { ShortLivedConnection } from './short-lived-connection';

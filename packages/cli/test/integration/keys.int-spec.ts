@@ -132,6 +132,9 @@ describe('strata keys (built CLI, Postgres)', () => {
     try {
       // A gateway had cached the key as valid.
       await redis.set(keys.auth(hash), '{"v":1,"k":{}}', 'EX', 60);
+      // Subscribing before the ready check ran makes ioredis fail that check (subscriber mode)
+      // and reconnect, dropping messages meanwhile.
+      if (sub.status !== 'ready') await new Promise((resolve) => sub.once('ready', resolve));
       await sub.subscribe(keys.eventsChannel());
       sub.on('message', (_c, m: string) => {
         const event = parseApiKeyEvent(m);
