@@ -10,7 +10,7 @@ import {
   type ModelVersionRef,
   type TypedProducer,
 } from '@strata/cache-keys';
-import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
+import { Job, Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import type { RedisClient } from '@strata/redis-topology';
 import { decodeLoaderFailure, ModelLoaderError } from './loader-error';
 
@@ -45,6 +45,13 @@ export interface CallOptions {
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 const CLOSE_WAIT_MS = 1000;
+/**
+ * How often a call also reads its job's state. BullMQ's QueueEvents of a brand-new client starts
+ * reading the event stream at its newest entry only once its connection is up; a job finished
+ * between BullMQ's own "already finished?" check and that first read has its event missed (seen
+ * in CI: the first call of a fresh client hung until its timeout). The poll bounds that case.
+ */
+const STATE_POLL_MS = 500;
 
 // Finished jobs are kept briefly so a waiter that subscribes late still finds the outcome, then
 // trimmed so the queue does not grow without bound.
@@ -171,13 +178,16 @@ export class ModelLoaderClient {
           );
         }
         jobId = job.id;
+        const polling = { stop: false };
         try {
-          return (await job.waitUntilFinished(
-            this.events,
-            Math.max(deadline - Date.now(), 1),
-          )) as JobResult<'model-load', N>;
+          return (await Promise.race([
+            job.waitUntilFinished(this.events, Math.max(deadline - Date.now(), 1)),
+            this.pollOutcome(job.id as string, deadline, polling),
+          ])) as JobResult<'model-load', N>;
         } catch (err) {
           throw decodeLoaderFailure(messageOf(err));
+        } finally {
+          polling.stop = true;
         }
       };
       return await Promise.race([run(), timedOut]);
@@ -201,6 +211,28 @@ export class ModelLoaderClient {
       clearTimeout(timer);
     }
   }
+
+  /**
+   * Resolves with the job's return value, or rejects with its failure, once its stored state says
+   * it finished; never settles otherwise (the event, or the caller's deadline, ends the call).
+   */
+  private async pollOutcome(
+    jobId: string,
+    deadline: number,
+    polling: { stop: boolean },
+  ): Promise<unknown> {
+    while (!polling.stop && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, STATE_POLL_MS).unref());
+      if (polling.stop) break;
+      const job = await Job.fromId(this.queue, jobId).catch(() => undefined);
+      if (!job?.finishedOn) continue;
+      if (job.failedReason && (await job.isFailed().catch(() => false))) {
+        throw new Error(job.failedReason);
+      }
+      return job.returnvalue;
+    }
+    return new Promise<never>(() => undefined);
+  }
 }
 
 const CONNECTING = new Set(['wait', 'connecting', 'connect']);
@@ -210,7 +242,7 @@ async function connected(redis: RedisClient, timeoutMs: number, queueName: strin
   const refuse = (why: string) =>
     new ModelLoaderError(
       'INTERNAL',
-      `cannot ask the model-loader (${queueName}): RedisClient is not connected (${why})`,
+      `cannot ask the model-loader (${queueName}): Redis is not connected (${why})`,
       { retryable: true },
     );
   if (redis.status === 'ready') return;
