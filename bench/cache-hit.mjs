@@ -31,6 +31,7 @@ import {
 } from './infer-stack.mjs';
 
 const { buildInferRequestBody } = require('@strata/tensors');
+const { RedisKeys } = require('@strata/cache-keys');
 const { Redis } = require('ioredis');
 const { testRedisUrl, freePort } = {
   ...require('@strata/testing/dist/test-targets.util'),
@@ -141,7 +142,7 @@ async function main() {
       );
     }
     // The baseline answers with the very bytes of the gateway's hit.
-    const payloadKey = `${stack.prefix}:bench:payload`;
+    const payloadKey = new RedisKeys(stack.prefix).blob('bench-payload');
     const hit = await client.request(gatewayUrl, req);
     await redis.set(payloadKey, hit.body);
     const port = await freePort();

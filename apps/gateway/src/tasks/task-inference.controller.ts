@@ -2,12 +2,15 @@ import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CACHE_STATUS_HEADER } from '../cache/cache-policy';
 import { requestState, setRequestModel } from '../http/request-context';
-import { parseTaskRequest } from './task-request';
+import type { ResolvedModel } from '../registry/model-metadata.service';
+import type { UsageCaller } from '../usage/inference-usage';
+import { parseTaskRequest, type TaskKind, type TaskRequest } from './task-request';
 import {
   TaskInferenceService,
   type ClassificationAnswer,
   type DetectionAnswer,
   type TaskCacheWish,
+  type TaskResult,
 } from './task-inference.service';
 
 function cacheWish(req: FastifyRequest): TaskCacheWish {
@@ -25,40 +28,45 @@ export class TaskInferenceController {
 
   @Post('classification')
   @HttpCode(200)
-  async classification(
+  classification(
     @Body() body: unknown,
     @Req() req: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ClassificationAnswer> {
-    const request = parseTaskRequest(body, 'classification');
-    const target = await this.tasks.resolve(request);
-    setRequestModel(req, target.model);
-    const result = await this.tasks.classify(
-      request,
-      target,
-      requestState(req).apiKey,
-      cacheWish(req),
+    return this.run('classification', body, req, reply, (request, target, caller, wish) =>
+      this.tasks.classify(request, target, caller, wish),
     );
-    reply.header(CACHE_STATUS_HEADER, result.cache);
-    return result.answer;
   }
 
   @Post('object_detection')
   @HttpCode(200)
-  async objectDetection(
+  objectDetection(
     @Body() body: unknown,
     @Req() req: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<DetectionAnswer> {
-    const request = parseTaskRequest(body, 'object_detection');
+    return this.run('object_detection', body, req, reply, (request, target, caller, wish) =>
+      this.tasks.detect(request, target, caller, wish),
+    );
+  }
+
+  /** Parse, resolve (labels the request's metrics), answer, and say what the cache did. */
+  private async run<A>(
+    kind: TaskKind,
+    body: unknown,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    answer: (
+      request: TaskRequest,
+      target: ResolvedModel,
+      caller: UsageCaller | undefined,
+      wish: TaskCacheWish,
+    ) => Promise<TaskResult<A>>,
+  ): Promise<A> {
+    const request = parseTaskRequest(body, kind);
     const target = await this.tasks.resolve(request);
     setRequestModel(req, target.model);
-    const result = await this.tasks.detect(
-      request,
-      target,
-      requestState(req).apiKey,
-      cacheWish(req),
-    );
+    const result = await answer(request, target, requestState(req).apiKey, cacheWish(req));
     reply.header(CACHE_STATUS_HEADER, result.cache);
     return result.answer;
   }

@@ -286,7 +286,8 @@ export class TaskInferenceService {
       timings: {
         decode_ms: round(t1 - started),
         preprocess_ms: round(t2 - t1),
-        queue_ms: round(Math.max(0, outcome.roundTripMs - outcome.computeMs)),
+        // A cache answer waited in no queue: its round trip was the Redis lookup.
+        queue_ms: outcome.cached ? 0 : round(Math.max(0, outcome.roundTripMs - outcome.computeMs)),
         inference_ms: round(outcome.computeMs),
       },
     };

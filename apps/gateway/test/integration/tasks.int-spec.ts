@@ -170,6 +170,21 @@ describe('task endpoints (in process; ONNX Runtime behind a fake worker)', () =>
     }
   });
 
+  it('caches on the preprocessed tensor: other postprocessing options hit, hits wait in no queue', async () => {
+    const image = (await textPng('cached 7')).toString('base64');
+    const first = await classify({ model_id: 'cls/1', image });
+    expect([first.status, first.headers['x-strata-cache']]).toEqual([200, 'miss']);
+    const second = await classify({ model_id: 'cls/1', image, top_k: 1, confidence: 0.5 });
+    expect(second.headers['x-strata-cache']).toBe('hit');
+    const answer = second.json<{ top: string; predictions: unknown[]; timings: object }>();
+    expect(answer.top).toBe(first.json<{ top: string }>().top);
+    expect(answer.predictions).toHaveLength(1);
+    expect(answer.timings).toMatchObject({ queue_ms: 0, inference_ms: 0 });
+    const bypass = await classify({ model_id: 'cls/1', image, use_cache: false });
+    expect(bypass.headers['x-strata-cache']).toBe('bypass');
+    expect((await classify({ model_id: 'cls/1', image, use_cache: 'perhaps' })).status).toBe(400);
+  });
+
   it('takes multipart uploads', async () => {
     const form = new FormData();
     form.append('model_id', 'cls/1');
