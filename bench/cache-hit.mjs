@@ -6,9 +6,13 @@
 //
 //   pnpm build
 //   node bench/cache-hit.mjs [--concurrency 32] [--seconds 5] [--rounds 4] [--latency-n 2000]
+//                            [--model cls|silero]
 //
-// Model: the PaddleOCR direction classifier (x f32 [1,3,48,192], 110 KiB), one input sent as a
-// binary tensor (Inference-Header-Content-Length), binary output asked. The gateway does
+// Model (`--model`): `cls` (default), the PaddleOCR direction classifier (x f32 [1,3,48,192],
+// 110 KiB of input, which the gateway hashes and the baseline only reads); `silero`, Silero VAD
+// v5 (input f32 [1,512], state f32 [2,1,128], sr int64: 3 KiB), where the fixed per-request
+// work weighs most. Inputs are sent as binary tensors (Inference-Header-Content-Length), binary
+// outputs asked. The gateway does
 // everything it does for any hit: auth (in-process cache), metadata (in-process), rate-limit
 // check (off: RATE_LIMIT_DEFAULT 0), body parsing and validation, sha256 of the inputs,
 // generation GET + entry GET in Redis, the binary answer, metrics, one usage event (drained by
@@ -44,6 +48,45 @@ const ROUNDS = arg('rounds', 4);
 const LATENCY_N = arg('latency-n', 2000);
 const QUIET_WAIT = arg('quiet-wait', 300);
 const SHAPE = [1, 3, 48, 192];
+const MODEL = process.argv.includes('--model')
+  ? process.argv[process.argv.indexOf('--model') + 1]
+  : 'cls';
+if (MODEL !== 'cls' && MODEL !== 'silero') throw new Error('--model cls|silero');
+
+/** The model to publish and one request's input tensors. */
+function benchModel() {
+  if (MODEL === 'cls') {
+    const n = SHAPE.reduce((a, b) => a * b);
+    return {
+      weights: MODELS.classifier,
+      label: 'ch_ppocr_mobile_v2.0_cls (x f32 [1,3,48,192], binary tensors)',
+      inputs: [
+        { name: 'x', datatype: 'FP32', shape: SHAPE, data: Buffer.from(randomFloats(n, 7).buffer) },
+      ],
+    };
+  }
+  const sr = Buffer.alloc(8);
+  sr.writeBigInt64LE(16000n);
+  return {
+    weights: MODELS.silero,
+    label: 'silero_vad_v5 (input f32 [1,512], state f32 [2,1,128], sr int64; binary tensors)',
+    inputs: [
+      {
+        name: 'input',
+        datatype: 'FP32',
+        shape: [1, 512],
+        data: Buffer.from(randomFloats(512, 7, 0.5).buffer),
+      },
+      {
+        name: 'state',
+        datatype: 'FP32',
+        shape: [2, 1, 128],
+        data: Buffer.from(randomFloats(256, 8, 0.1).buffer),
+      },
+      { name: 'sr', datatype: 'INT64', shape: [], data: sr },
+    ],
+  };
+}
 
 /**
  * Requests answered in `seconds` by `concurrency` loops; latencies of each (ms); CPU ms each of
@@ -108,20 +151,10 @@ async function main() {
   const redis = new Redis(testRedisUrl());
   try {
     await stack.start();
-    await stack.publish('cls', { 'weights.onnx': await fs.readFile(MODELS.classifier) });
+    const model = benchModel();
+    await stack.publish(MODEL, { 'weights.onnx': await fs.readFile(model.weights) });
     const key = await stack.apiKey();
-    const x = {
-      name: 'x',
-      datatype: 'FP32',
-      shape: SHAPE,
-      data: Buffer.from(
-        randomFloats(
-          SHAPE.reduce((a, b) => a * b),
-          7,
-        ).buffer,
-      ),
-    };
-    const built = buildInferRequestBody([x], {
+    const built = buildInferRequestBody(model.inputs, {
       binaryInputs: true,
       parameters: { binary_data_output: true },
     });
@@ -134,7 +167,7 @@ async function main() {
       },
       body: built.body,
     };
-    const gatewayUrl = `${stack.gateway.url}/v2/models/cls/infer`;
+    const gatewayUrl = `${stack.gateway.url}/v2/models/${MODEL}/infer`;
     const first = await client.request(gatewayUrl, req);
     if (first.status !== 200 || first.headers['x-strata-cache'] !== 'miss') {
       throw new Error(
@@ -151,7 +184,7 @@ async function main() {
       payloadKey,
       hit.headers['inference-header-content-length'],
     );
-    const baselineUrl = `http://127.0.0.1:${port}/v2/models/cls/infer`;
+    const baselineUrl = `http://127.0.0.1:${port}/v2/models/${MODEL}/infer`;
 
     // Warm both (JIT, sockets).
     await load(client, gatewayUrl, req, { concurrency: CONCURRENCY, seconds: 2 });
@@ -201,7 +234,7 @@ async function main() {
       date: new Date().toISOString(),
       machine: machine(),
       quietAtStart: quiet,
-      model: 'ch_ppocr_mobile_v2.0_cls (x f32 [1,3,48,192], binary tensors)',
+      model: model.label,
       concurrency: CONCURRENCY,
       secondsPerBlock: SECONDS,
       rounds: ROUNDS,

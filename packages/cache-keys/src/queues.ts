@@ -10,7 +10,7 @@ import { seg } from './segment';
 export const QUEUE = {
   /** gateway → inference-worker: run one inference. */
   infer: '{infer}',
-  /** gateway, inference-worker → telemetry-sender: one usage event. */
+  /** gateway, inference-worker → telemetry-sender: usage events (`records`: many per job). */
   usage: '{usage}',
 } as const;
 

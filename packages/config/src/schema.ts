@@ -457,6 +457,13 @@ export const SCHEMA = {
       'Usage events a gateway or worker keeps in memory while Redis is unreachable; beyond it new events are dropped (and counted).',
     usedBy: ['gateway', 'inference-worker'],
   }),
+  TELEMETRY_EMIT_LINGER_MS: v({
+    parser: int(0, 10000),
+    default: '100',
+    description:
+      'How long a gateway or worker gathers usage events into one queue job before adding it (one job per up to 500 events). Longer: fewer jobs for the telemetry-sender under load; events still in memory at a crash are lost.',
+    usedBy: ['gateway', 'inference-worker'],
+  }),
   TELEMETRY_SINK_URL: v({
     parser: url(['http:', 'https:']),
     description: 'Where usage aggregates are posted. Unset: they stay in Postgres, queryable.',

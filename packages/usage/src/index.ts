@@ -8,6 +8,7 @@ export {
 export {
   UsageEmitter,
   USAGE_JOB_OPTIONS,
+  USAGE_JOB_MAX_EVENTS,
   type UsageEmitterOptions,
   type UsageEmitterLogger,
   type UsageJob,

@@ -36,22 +36,22 @@ export class TelemetryMetrics {
     const registers = [registry];
     this.eventsReceived = new Counter({
       name: 'strata_usage_events_received_total',
-      help: 'Usage jobs taken from the usage queue (replays included).',
+      help: 'Usage events taken from the usage queue, in readable jobs (replays included).',
       registers,
     });
     this.eventsReplayed = new Counter({
       name: 'strata_usage_events_replayed_total',
-      help: 'Usage jobs taken again after a crash and ignored: their event was already counted.',
+      help: 'Usage events taken again after a crash and ignored: their job was already counted.',
       registers,
     });
     this.eventsInvalid = new Counter({
       name: 'strata_usage_events_invalid_total',
-      help: 'Usage jobs that could not be read as a usage event (moved to the failed set).',
+      help: 'Unreadable usage jobs (moved to the failed set) plus unreadable events dropped from readable batches.',
       registers,
     });
     this.eventsHeld = new Gauge({
       name: 'strata_usage_events_held',
-      help: 'Usage jobs taken from the queue and not yet written to Postgres.',
+      help: 'Usage events taken from the queue and not yet written to Postgres.',
       registers,
     });
     this.aggregatesWritten = new Counter({

@@ -3,8 +3,16 @@ import type { UsageEvent } from '@strata/usage';
 
 /** A usage event with the id of the job that carried it. */
 export interface ConsumedEvent {
+  /** What makes a replay recognisable: recorded once per job, whatever it carried. */
   readonly jobId: string;
+  /** Place of the event in a `records` job (absent for a one-event `record` job). */
+  readonly seq?: number;
   readonly event: UsageEvent;
+}
+
+/** The event's own id: its job's, plus its place in the job when the job carried several. */
+export function eventIdOf(e: ConsumedEvent): string {
+  return e.seq === undefined ? e.jobId : `${e.jobId}#${e.seq}`;
 }
 
 /** One outbox row to insert (the `usage_aggregates` columns the flush sets). */
@@ -35,8 +43,8 @@ export function windowStartOf(ms: number, windowMs: number): number {
 }
 
 /**
- * sha256 over the window, the dimension and the sorted ids of the jobs counted in the row. The
- * ids make it unique (a job id is counted in one row only, ever) and deterministic (a flush
+ * sha256 over the window, the dimension and the sorted ids of the events counted in the row. The
+ * ids make it unique (an event is counted in one row only, ever) and deterministic (a flush
  * retried after an unknown commit outcome computes the same key).
  */
 export function idempotencyKey(
@@ -70,7 +78,8 @@ interface Acc {
 export function aggregate(events: readonly ConsumedEvent[], windowMs: number): AggregateRow[] {
   const open = new Map<string, Acc>();
   const done: Acc[] = [];
-  for (const { jobId, event: e } of events) {
+  for (const consumed of events) {
+    const e = consumed.event;
     const windowStart = windowStartOf(e.startedAt, windowMs);
     const dimension: Acc['dimension'] = [e.apiKeyHash, e.workspace, e.model, e.version, e.category];
     const group = JSON.stringify([windowStart, ...dimension]);
@@ -94,7 +103,7 @@ export function aggregate(events: readonly ConsumedEvent[], windowMs: number): A
       };
       open.set(group, acc);
     }
-    acc.jobIds.push(jobId);
+    acc.jobIds.push(eventIdOf(consumed));
     acc.requests += 1;
     acc.items += e.items;
     acc.computeMs += e.computeMs;

@@ -1,15 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { bullPrefix, JOB_NAMES, QUEUE, type TypedJob } from '@strata/cache-keys';
-import { checkUsageEvent } from '@strata/usage';
+import { bullPrefix, QUEUE, type TypedJob } from '@strata/cache-keys';
 import { Worker, type Job } from 'bullmq';
 import type { RedisClient } from '@strata/service-kit';
 import type { Logger } from 'pino';
 import type { TelemetryMetrics } from '../metrics/telemetry.metrics';
 import type { TelemetrySettings } from '../telemetry-settings';
 import type { ConsumedEvent } from './usage-aggregator';
+import { decodeUsageJob, type DecodedUsageJob } from './usage-job.decoder';
 import type { UsageOutboxRepository } from './usage-outbox.repository';
 
-type UsageJob = TypedJob<'usage', 'record'>;
+type UsageJob = TypedJob<'usage', 'record'> | TypedJob<'usage', 'records'>;
+
+/** A fetched job, read once when it arrives. */
+interface HeldJob {
+  readonly job: UsageJob;
+  readonly decoded: DecodedUsageJob;
+}
 
 export interface UsageConsumerDeps {
   /** A `worker`-role connection (maxRetriesPerRequest: null): BullMQ blocks on a copy of it. */
@@ -50,7 +56,9 @@ function sleep(ms: number): Promise<void> {
  */
 export class UsageConsumer {
   private readonly token = randomUUID();
-  private readonly held = new Map<string, UsageJob>();
+  private readonly held = new Map<string, HeldJob>();
+  /** Events in the held jobs (a job carries up to a batch of them). */
+  private heldEvents = 0;
   private worker?: Worker;
   private loop?: Promise<void>;
   private stopping = false;
@@ -100,9 +108,9 @@ export class UsageConsumer {
     return this.stopped;
   }
 
-  /** Jobs held and not yet written (for tests and the gauge). */
+  /** Events held and not yet written (for tests and the gauge). */
   get heldCount(): number {
-    return this.held.size;
+    return this.heldEvents;
   }
 
   private async doStop(): Promise<void> {
@@ -123,7 +131,7 @@ export class UsageConsumer {
       .catch((err: unknown) => this.warnOnce({ err }, `usage stalled check: ${messageOf(err)}`));
     while (!this.stopping) {
       const due = Date.now() >= this.nextFlushAt;
-      if (this.held.size >= this.deps.settings.flushMaxEvents || (due && this.held.size > 0)) {
+      if (this.heldEvents >= this.deps.settings.flushMaxEvents || (due && this.held.size > 0)) {
         if (!(await this.flush())) {
           const wait = Math.min(
             FLUSH_RETRY_MAX_MS,
@@ -149,10 +157,19 @@ export class UsageConsumer {
   }
 
   private accept(job: UsageJob): void {
-    this.deps.metrics.eventsReceived.inc();
+    const id = String(job.id);
     // A job whose lock lapsed can come back to this very process: keep one copy.
-    this.held.set(String(job.id), job);
-    this.deps.metrics.eventsHeld.set(this.held.size);
+    const known = this.held.get(id);
+    if (known) {
+      this.held.set(id, { job, decoded: known.decoded });
+      return;
+    }
+    const decoded = decodeUsageJob(job.name, job.data);
+    const events = decoded.ok ? decoded.events.length : 0;
+    this.deps.metrics.eventsReceived.inc(events);
+    this.held.set(id, { job, decoded });
+    this.heldEvents += events;
+    this.deps.metrics.eventsHeld.set(this.heldEvents);
   }
 
   /** Serialised: the loop and stop() never flush at once. Resolves false when nothing was written. */
@@ -163,23 +180,32 @@ export class UsageConsumer {
   }
 
   private async doFlush(): Promise<boolean> {
-    const jobs = [...this.held.values()];
-    if (jobs.length === 0) return true;
+    const held = [...this.held.values()];
+    if (held.length === 0) return true;
     const { outbox, settings, metrics, logger } = this.deps;
     const good: ConsumedEvent[] = [];
     const goodJobs: UsageJob[] = [];
     const bad = new Map<UsageJob, string>();
-    for (const job of jobs) {
-      if (!(JOB_NAMES.usage as readonly string[]).includes(job.name)) {
-        bad.set(job, `unknown usage job name ${JSON.stringify(job.name)}`);
+    let invalidEvents = 0;
+    for (const { job, decoded } of held) {
+      if (!decoded.ok) {
+        bad.set(job, decoded.error);
         continue;
       }
-      const check = checkUsageEvent(job.data);
-      if (check.ok) {
-        good.push({ jobId: String(job.id), event: check.event });
-        goodJobs.push(job);
-      } else bad.set(job, `invalid usage event: ${check.error}`);
+      const jobId = String(job.id);
+      decoded.events.forEach((event, seq) =>
+        good.push({ jobId, ...(job.name === 'records' && { seq }), event }),
+      );
+      goodJobs.push(job);
+      if (decoded.invalid.length > 0) {
+        invalidEvents += decoded.invalid.length;
+        logger.warn(
+          { jobId, invalid: decoded.invalid.slice(0, 5) },
+          `usage job ${jobId}: ${decoded.invalid.length} invalid events dropped`,
+        );
+      }
     }
+    const jobs = held.map((h) => h.job);
 
     try {
       const result = await outbox.commitFlush(good, settings.windowMs);
@@ -202,8 +228,11 @@ export class UsageConsumer {
 
     // Committed: from here on a crash only causes replays, which the consumed ids absorb.
     for (const job of jobs) this.held.delete(String(job.id));
-    metrics.eventsHeld.set(this.held.size);
-    metrics.eventsInvalid.inc(bad.size);
+    this.heldEvents = 0;
+    for (const h of this.held.values())
+      this.heldEvents += h.decoded.ok ? h.decoded.events.length : 0;
+    metrics.eventsHeld.set(this.heldEvents);
+    metrics.eventsInvalid.inc(bad.size + invalidEvents);
     for (const [job, error] of bad) logger.warn({ jobId: job.id }, error);
     await this.acknowledge(goodJobs, (j) => j.moveToCompleted(undefined, this.token, false));
     await this.acknowledge([...bad.keys()], (j) =>

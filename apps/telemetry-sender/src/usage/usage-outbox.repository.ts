@@ -1,5 +1,5 @@
 import { Prisma, type PrismaClient } from '@strata/db';
-import { aggregate, type ConsumedEvent } from './usage-aggregator';
+import { aggregate, eventIdOf, type ConsumedEvent } from './usage-aggregator';
 
 /** A claimed outbox row, as posted to the sink. */
 export interface OutboxRow {
@@ -49,13 +49,21 @@ export class UsageOutboxRepository {
 
   /**
    * One transaction: records the job ids (ON CONFLICT DO NOTHING), aggregates only the events
-   * whose ids it inserted, writes those aggregates. Committed → every event is counted exactly
-   * once whatever happens to its job afterwards; rolled back → nothing happened.
+   * of the jobs whose ids it inserted, writes those aggregates. Committed → every event is
+   * counted exactly once whatever happens to its job afterwards; rolled back → nothing happened.
+   * One id per job, not per event: a `records` job of 100 events costs one row here.
    */
   async commitFlush(events: readonly ConsumedEvent[], windowMs: number): Promise<FlushResult> {
-    const byId = new Map<string, ConsumedEvent>();
-    for (const e of events) byId.set(e.jobId, e);
+    // job id → its events by their own id (the same event twice in one batch is one event).
+    const byId = new Map<string, Map<string, ConsumedEvent>>();
+    for (const e of events) {
+      let same = byId.get(e.jobId);
+      if (!same) byId.set(e.jobId, (same = new Map()));
+      same.set(eventIdOf(e), e);
+    }
     if (byId.size === 0) return { counted: 0, replayed: 0, rows: 0 };
+    let distinct = 0;
+    for (const same of byId.values()) distinct += same.size;
     // Sorted, so two transactions touching the same ids lock them in one order (no deadlock).
     const ids = [...byId.keys()].sort();
     return this.db.$transaction(async (tx) => {
@@ -64,10 +72,10 @@ export class UsageOutboxRepository {
         SELECT id FROM unnest(${ids}::text[]) AS t(id) ORDER BY id
         ON CONFLICT (job_id) DO NOTHING
         RETURNING job_id`;
-      const fresh = inserted.map((r) => byId.get(r.job_id) as ConsumedEvent);
+      const fresh = inserted.flatMap((r) => [...(byId.get(r.job_id)?.values() ?? [])]);
       const rows = aggregate(fresh, windowMs);
       if (rows.length > 0) await tx.usageAggregate.createMany({ data: rows, skipDuplicates: true });
-      return { counted: fresh.length, replayed: ids.length - fresh.length, rows: rows.length };
+      return { counted: fresh.length, replayed: distinct - fresh.length, rows: rows.length };
     }, FLUSH_TX);
   }
 

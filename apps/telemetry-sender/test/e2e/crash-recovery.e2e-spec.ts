@@ -139,7 +139,11 @@ describe('telemetry-sender under SIGKILL (built dist/main.js)', () => {
       items: emitted.items,
       rows: sink.rows.size,
     });
-    expect(await prisma.usageConsumedEvent.count()).toBe(emitted.events);
+    // One consumed id per job, and jobs carry batches: fewer ids than events (exactness is the
+    // totals above: every event in exactly one delivered row).
+    const consumedIds = await prisma.usageConsumedEvent.count();
+    expect(consumedIds).toBeGreaterThan(0);
+    expect(consumedIds).toBeLessThan(emitted.events);
     expect(await queue.getJobCounts('failed')).toMatchObject({ failed: 0 });
 
     const exit = await service.stop(20_000);

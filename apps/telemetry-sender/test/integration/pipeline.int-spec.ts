@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { bullPrefix, QUEUE } from '@strata/cache-keys';
+import { bullPrefix, QUEUE, type UsageEvent } from '@strata/cache-keys';
 import { createPrismaClient, type PrismaClient } from '@strata/db';
 import {
   createTestDatabase,
@@ -104,7 +104,8 @@ describe('usage pipeline (queue → outbox → sink), in process', () => {
     await deliveredAll(sum);
     expect(sink.totals()).toMatchObject({ items: sum.items, requests: 200 });
     expect(await outboxTotals()).toMatchObject({ requests: 200, items: sum.items, pending: 0 });
-    expect(await prisma.usageConsumedEvent.count()).toBe(200);
+    // One consumed id per job: 200 events emitted at once travel as two jobs of 100.
+    expect(await prisma.usageConsumedEvent.count()).toBe(2);
     expect(await queue.getJobCounts('waiting', 'active', 'failed')).toMatchObject({
       waiting: 0,
       active: 0,
@@ -241,20 +242,29 @@ describe('usage pipeline (queue → outbox → sink), in process', () => {
       autorun: false,
       lockDuration: 1000,
     });
-    const jobs = [];
-    for (let i = 0; i < 30; i++) jobs.push(await doomed.getNextJob(token, { block: false }));
-    const held = jobs.filter((j) => j !== undefined);
-    expect(held).toHaveLength(30);
+    const held = [];
+    for (;;) {
+      const job = await doomed.getNextJob(token, { block: false });
+      if (!job) break;
+      held.push(job);
+    }
+    expect(held.length).toBeGreaterThan(0);
     const outbox = new UsageOutboxRepository(prisma);
     expect(
       await outbox.commitFlush(
-        held.map((j) => ({ jobId: String(j.id), event: j.data })),
+        held.flatMap((j) =>
+          (j.data.events as UsageEvent[]).map((event, seq) => ({
+            jobId: String(j.id),
+            seq,
+            event,
+          })),
+        ),
         10_000,
       ),
     ).toMatchObject({ counted: 30 });
     // force: no waiting for its (never completed) jobs; their locks just lapse.
     await doomed.close(true);
-    expect(await queue.getJobCounts('active')).toMatchObject({ active: 30 });
+    expect(await queue.getJobCounts('active')).toMatchObject({ active: held.length });
 
     // A sender starts: the stalled check returns the jobs, the consumer takes them, sees their ids.
     env.TELEMETRY_FLUSH_MAX_EVENTS = '30';
@@ -266,7 +276,7 @@ describe('usage pipeline (queue → outbox → sink), in process', () => {
       {
         timeoutMs: 60_000,
         intervalMs: 100,
-        what: 'the 30 jobs replayed and ignored',
+        what: 'the 30 events replayed and ignored',
       },
     );
     await deliveredAll(sum);
@@ -283,13 +293,40 @@ describe('usage pipeline (queue → outbox → sink), in process', () => {
     pipeline = await startPipeline(env);
     await queue.add('record', { nonsense: true } as never);
     const sum = { events: 0, items: 0 };
-    // 1 + 19 = one flush of TELEMETRY_FLUSH_MAX_EVENTS.
-    await emitMany(emitter, 19, sum);
+    // The bad job holds no event: 20 good ones make one flush of TELEMETRY_FLUSH_MAX_EVENTS.
+    await emitMany(emitter, 20, sum);
     await deliveredAll(sum);
     await waitFor(async () => (await queue.getJobCounts('failed')).failed === 1, {
       timeoutMs: 20_000,
       what: 'the bad job in failed',
     });
     expect(await metricValue(pipeline.registry, 'strata_usage_events_invalid_total')).toBe(1);
+  });
+
+  it('counts one-event `record` jobs of older emitters and keeps the good events of a `records` job with a bad one', async () => {
+    pipeline = await startPipeline(env);
+    const old = [usageEvent({ items: 3 }), usageEvent({ items: 4 })];
+    for (const e of old) await queue.add('record', e);
+    // A batch with one foreign event: its 17 good events count, the bad one is dropped.
+    const batch = Array.from({ length: 17 }, (_, i) => usageEvent({ items: 10 + i }));
+    await queue.add('records', {
+      events: [...batch.slice(0, 5), { nonsense: true }, ...batch.slice(5)],
+    } as never);
+    // And one batch that is not a batch at all: failed as a whole, kept for inspection.
+    await queue.add('records', { events: 'nope' } as never);
+    const sum = {
+      events: 19,
+      items: [...old, ...batch].reduce((n, e) => n + e.items, 0),
+    };
+    // 2 + 17 + 1 = one flush of TELEMETRY_FLUSH_MAX_EVENTS.
+    await emitMany(emitter, 1, sum);
+    await deliveredAll(sum);
+    expect(await outboxTotals()).toMatchObject({ requests: 20, items: sum.items });
+    await waitFor(async () => (await queue.getJobCounts('failed')).failed === 1, {
+      timeoutMs: 20_000,
+      what: 'the unreadable batch in failed',
+    });
+    expect(await metricValue(pipeline.registry, 'strata_usage_events_received_total')).toBe(20);
+    expect(await metricValue(pipeline.registry, 'strata_usage_events_invalid_total')).toBe(2);
   });
 });

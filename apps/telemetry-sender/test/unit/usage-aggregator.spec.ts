@@ -108,3 +108,18 @@ describe('aggregate', () => {
     expect(aggregate([], W)).toEqual([]);
   });
 });
+
+describe('events of one `records` job', () => {
+  it('count as distinct events, and the rows they split into get distinct keys', () => {
+    const events: ConsumedEvent[] = [0, 1, 2].map((seq) => ({
+      ...ev('batch', { items: INT_COLUMN_MAX - 1 }),
+      seq,
+    }));
+    // Each event nearly fills an integer column: three rows of the same window and dimension,
+    // all from the same job. Keyed by the job id alone they would collide and two would be lost.
+    const rows = aggregate(events, W);
+    expect(rows).toHaveLength(3);
+    expect(new Set(rows.map((r) => r.idempotencyKey)).size).toBe(3);
+    expect(rows.reduce((n, r) => n + r.requests, 0)).toBe(3);
+  });
+});

@@ -10,7 +10,7 @@ import {
 import { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { UsageEmitter } from './usage-emitter';
+import { USAGE_JOB_MAX_EVENTS, UsageEmitter } from './usage-emitter';
 import { UsageEmitterMetrics } from './usage-emitter.metrics';
 
 /** Builds the emitter of a service from its configuration (no queue at all when opted out). */
@@ -37,6 +37,8 @@ export function createUsageEmitter(
     enabled: true,
     queue,
     maxBuffer: config.TELEMETRY_EMIT_BUFFER_MAX,
+    lingerMs: config.TELEMETRY_EMIT_LINGER_MS,
+    batchSize: USAGE_JOB_MAX_EVENTS,
     metrics,
     logger: log,
   });

@@ -43,13 +43,13 @@ describe('UsageEmitter against Redis', () => {
     return p;
   }
 
-  it('puts one `record` job per event on the usage queue, and flushes what is left on shutdown', async () => {
+  it('puts `records` jobs of up to 500 events on the usage queue, and flushes what is left on shutdown', async () => {
     const prefix = newPrefix();
     const k = kit('inference-worker', { REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: prefix });
     const app = await kitContext('inference-worker', k, [RedisModule, UsageEmitterModule]);
     const emitter = app.get(UsageEmitter);
     expect(emitter.enabled).toBe(true);
-    const events = Array.from({ length: 300 }, (_, i) => usageEvent({ items: i + 1 }));
+    const events = Array.from({ length: 1200 }, (_, i) => usageEvent({ items: i + 1 }));
     for (const e of events) emitter.emit(e);
     // No waiting: close() (the shutdown hook) must send whatever is still buffered.
     await app.close();
@@ -57,10 +57,12 @@ describe('UsageEmitter against Redis', () => {
     const queue = usageQueue(testRedisUrl(), prefix);
     queues.push(queue);
     const jobs = await queue.getJobs(['waiting'], 0, -1);
-    expect(jobs).toHaveLength(300);
-    expect(new Set(jobs.map((j) => j.id)).size).toBe(300);
-    expect(jobs.every((j) => j.name === 'record')).toBe(true);
-    const items = jobs.map((j) => j.data.items).sort((a: number, b: number) => a - b);
+    expect(jobs.map((j) => j.data.events.length).sort()).toEqual([200, 500, 500]);
+    expect(new Set(jobs.map((j) => j.id)).size).toBe(3);
+    expect(jobs.every((j) => j.name === 'records')).toBe(true);
+    const items = jobs
+      .flatMap((j) => j.data.events.map((e: { items: number }) => e.items))
+      .sort((a: number, b: number) => a - b);
     expect(items).toEqual(events.map((e) => e.items));
     expect(jobs[0].opts.removeOnComplete).toBe(true);
   });
@@ -141,10 +143,12 @@ describe('UsageEmitter against Redis', () => {
           what: 'the buffer to drain after Redis returned',
         });
         // The restarted server has no data: exactly the 50 buffered events arrived.
-        await waitFor(async () => (await queue.count().catch(() => -1)) === 50, {
+        const queued = async () =>
+          (await queue.getJobs(['waiting'], 0, -1)).reduce((n, j) => n + j.data.events.length, 0);
+        await waitFor(async () => (await queued().catch(() => -1)) === 50, {
           timeoutMs: 10_000,
           intervalMs: 50,
-          what: '50 jobs in the queue',
+          what: '50 events in the queue',
         });
         expect(await metric(registry, 'strata_usage_events_emitted_total')).toBe(51);
       } finally {

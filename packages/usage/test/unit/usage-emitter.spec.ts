@@ -79,15 +79,17 @@ describe('UsageEmitter', () => {
     expect(await metric(registry, 'strata_usage_events_emitted_total')).toBe(0);
   });
 
-  it('adds events in batches of at most batchSize, each with its own job id, named record', async () => {
+  it('adds events as `records` jobs of at most batchSize events, each job with its own id', async () => {
     const { queue, emitter, registry } = setup();
     for (let i = 0; i < 250; i++) emitter.emit(usageEvent({ items: i }));
     await emitter.flush();
-    expect(queue.calls.map((c) => c.length)).toEqual([100, 100, 50]);
-    expect(queue.added.size).toBe(250);
+    expect(queue.calls.map((c) => c.length)).toEqual([1, 1, 1]);
+    expect(queue.added.size).toBe(3);
     const jobs = [...queue.added.values()];
-    expect(jobs.every((j) => j.name === 'record' && j.opts.removeOnComplete === true)).toBe(true);
-    expect(jobs.map((j) => j.data.items).sort((a, b) => a - b)).toEqual([...Array(250).keys()]);
+    expect(jobs.map((j) => j.data.events.length)).toEqual([100, 100, 50]);
+    expect(jobs.every((j) => j.name === 'records' && j.opts.removeOnComplete === true)).toBe(true);
+    const items = jobs.flatMap((j) => j.data.events.map((e) => e.items));
+    expect(items).toEqual([...Array(250).keys()]);
     expect(await metric(registry, 'strata_usage_events_emitted_total')).toBe(250);
     expect(await metric(registry, 'strata_usage_emit_buffered_events')).toBe(0);
   });
@@ -113,17 +115,26 @@ describe('UsageEmitter', () => {
     );
   });
 
-  it('keeps events while adds fail and retries them with the same job ids', async () => {
-    const { queue, emitter, registry } = setup();
+  it('keeps events while adds fail and retries the same job (same id, same events)', async () => {
+    const { queue, emitter, registry } = setup({ batchSize: 20 });
     queue.mode = 'fail';
-    for (let i = 0; i < 30; i++) emitter.emit(usageEvent());
+    for (let i = 0; i < 30; i++) emitter.emit(usageEvent({ items: i }));
     await until(() => queue.calls.length >= 3, 'three failed attempts');
     expect(emitter.buffered).toBe(30);
-    const firstIds = queue.calls[0].map((j) => j.opts.jobId);
-    expect(queue.calls[2].map((j) => j.opts.jobId)).toEqual(firstIds);
+    const first = queue.calls[0][0];
+    expect(queue.calls[2][0].opts.jobId).toBe(first.opts.jobId);
+    expect(queue.calls[2][0].data.events).toEqual(first.data.events);
+    // Events emitted while the batch is retried go into the next job, not into this one.
+    emitter.emit(usageEvent({ items: 99 }));
+    expect(queue.calls.at(-1)![0].data.events).toHaveLength(20);
     queue.mode = 'ok';
-    await until(() => queue.added.size === 30, 'recovery');
-    expect([...queue.added.keys()].sort()).toEqual([...firstIds].sort());
+    await until(() => emitter.buffered === 0, 'recovery');
+    const jobs = [...queue.added.values()];
+    expect(jobs[0].opts.jobId).toBe(first.opts.jobId);
+    expect(jobs.flatMap((j) => j.data.events.map((e) => e.items))).toEqual([
+      ...[...Array(30).keys()],
+      99,
+    ]);
     expect(await metric(registry, 'strata_usage_emit_failures_total')).toBeGreaterThanOrEqual(3);
     expect(emitter.buffered).toBe(0);
   });
@@ -139,14 +150,15 @@ describe('UsageEmitter', () => {
     // One warning for the full buffer, not fifteen.
     expect(warnings.filter((w) => w.includes('buffer full'))).toHaveLength(1);
     queue.mode = 'ok';
-    await until(() => queue.added.size === 10, 'the buffered events');
+    await until(() => emitter.buffered === 0, 'the buffered events');
+    expect([...queue.added.values()].flatMap((j) => j.data.events)).toHaveLength(10);
   });
 
   it('close() sends what is buffered, then closes the queue', async () => {
     const { queue, emitter } = setup({ lingerMs: 10_000 });
     for (let i = 0; i < 7; i++) emitter.emit(usageEvent());
     await emitter.close();
-    expect(queue.added.size).toBe(7);
+    expect([...queue.added.values()].flatMap((j) => j.data.events)).toHaveLength(7);
     expect(queue.closed).toBe(true);
     emitter.emit(usageEvent());
     expect(emitter.buffered).toBe(0);
