@@ -1,3 +1,4 @@
+import './array-buffer-sweeping.setup';
 import 'reflect-metadata';
 import { bootstrapService } from '@strata/service-kit';
 import { AppModule } from './app.module';
