@@ -141,9 +141,6 @@ async function main() {
     label: 'hit',
     gateway: {
       PREDICTION_CACHE_TTL: '3600',
-      ...(process.env.BENCH_GATEWAY_NODE_OPTIONS && {
-        NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS,
-      }),
     },
   });
   const client = httpClient(CONCURRENCY);

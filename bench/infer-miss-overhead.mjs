@@ -68,8 +68,12 @@ async function main() {
   const started = Date.now();
   const stack = new InferStack({
     label: 'miss',
-    gateway:
-      BLOB_THRESHOLD === undefined ? {} : { INFER_BLOB_THRESHOLD_BYTES: String(BLOB_THRESHOLD) },
+    gateway: {
+      // The same body every time: with the prediction cache on, every request after the first
+      // would be a cache hit (bench/cache-hit.mjs measures those), not the miss path.
+      DISABLE_INFERENCE_CACHE: 'true',
+      ...(BLOB_THRESHOLD !== undefined && { INFER_BLOB_THRESHOLD_BYTES: String(BLOB_THRESHOLD) }),
+    },
   });
   const client = httpClient(1);
   let bull;
@@ -142,25 +146,41 @@ async function main() {
     const connection = new Redis(testRedisUrl(), { maxRetriesPerRequest: null });
     const queue = new Queue(QUEUE.infer, { connection, prefix: bullPrefix(stack.prefix) });
     const eventsConnection = new Redis(testRedisUrl(), { maxRetriesPerRequest: null });
-    const events = new QueueEvents(QUEUE.infer, {
-      connection: eventsConnection,
-      prefix: bullPrefix(stack.prefix),
-    });
+    const redisKeys = new RedisKeys(stack.prefix);
+    // Answers come as the gateway gets them: on a reply channel of its own where the services
+    // have one (RedisKeys.inferAnswers), else from the queue's event stream (older code).
+    const replyTo =
+      typeof redisKeys.inferAnswers === 'function'
+        ? redisKeys.inferAnswers('bench-hop')
+        : undefined;
+    const events = replyTo
+      ? undefined
+      : new QueueEvents(QUEUE.infer, {
+          connection: eventsConnection,
+          prefix: bullPrefix(stack.prefix),
+        });
     bull = { connection, eventsConnection, queue, events };
-    await events.waitUntilReady();
+    if (events) await events.waitUntilReady();
+    else await eventsConnection.subscribe(replyTo);
     // As the gateway sends it: inline base64 up to the threshold, else a blob written just before
     // the job on the same connection.
     const inline = raw.data.length <= (BLOB_THRESHOLD ?? 32 * 1024);
     const jobTensor = toJobTensor(raw);
-    const redisKeys = new RedisKeys(stack.prefix);
     const workerView = { computeMs: {}, queueMs: {} };
     // Answers settled from the events stream by job id, as the gateway does (the job itself is
     // removed on completion, so Job.waitUntilFinished cannot look it up).
     const waiters = new Map();
-    events.on('completed', ({ jobId, returnvalue }) => waiters.get(jobId)?.resolve(returnvalue));
-    events.on('failed', ({ jobId, failedReason }) =>
+    events?.on('completed', ({ jobId, returnvalue }) => waiters.get(jobId)?.resolve(returnvalue));
+    events?.on('failed', ({ jobId, failedReason }) =>
       waiters.get(jobId)?.reject(new Error(failedReason)),
     );
+    eventsConnection.on('message', (_channel, message) => {
+      const answer = JSON.parse(message);
+      if ('e' in answer) waiters.get(answer.id)?.reject(new Error(answer.e));
+      else waiters.get(answer.id)?.resolve(answer.r);
+    });
+    // What the gateway asks of BullMQ for its jobs (finished jobs kept briefly with a reply channel).
+    const keep = replyTo ? { age: 60, count: 10_000 } : true;
     let hopSeq = 0;
     const hop = async (model) => {
       const jobId = `bench-hop-${++hopSeq}`;
@@ -182,8 +202,14 @@ async function main() {
         put,
         queue.add(
           'run',
-          { model, version: versions[model], inputs: [input], deadline: Date.now() + 30_000 },
-          { jobId, attempts: 1, removeOnComplete: true, removeOnFail: true },
+          {
+            model,
+            version: versions[model],
+            inputs: [input],
+            deadline: Date.now() + 30_000,
+            ...(replyTo && { replyTo }),
+          },
+          { jobId, attempts: 1, removeOnComplete: keep, removeOnFail: keep },
         ),
       ]);
       const answered = await answer;
@@ -397,7 +423,7 @@ async function main() {
     client.close();
     await session?.release().catch(() => undefined);
     if (bull) {
-      await Promise.allSettled([bull.events.close(), bull.queue.close()]);
+      await Promise.allSettled([bull.events?.close(), bull.queue.close()]);
       bull.connection.disconnect();
       bull.eventsConnection.disconnect();
     }

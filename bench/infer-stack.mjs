@@ -184,6 +184,16 @@ export function machine() {
 }
 
 /**
+ * `NODE_OPTIONS` for one service from BENCH_GATEWAY_NODE_OPTIONS / BENCH_WORKER_NODE_OPTIONS /
+ * BENCH_TELEMETRY_NODE_OPTIONS, e.g.
+ * `--require /path/cpu-profiler.cjs` (Node refuses `--cpu-prof` in NODE_OPTIONS).
+ */
+function nodeOptions(service) {
+  const value = process.env[`BENCH_${service}_NODE_OPTIONS`];
+  return value ? { NODE_OPTIONS: value } : {};
+}
+
+/**
  * The stack. `worker` / `gateway` add variables to those services' environments.
  * `stop()` is idempotent and runs on SIGINT/SIGTERM and when `watchdogMs` passes.
  */
@@ -246,12 +256,16 @@ export class InferStack {
     this.loader = this.spawn('model-loader', await testing.serviceEnv(shared));
     // The gateway emits one usage event per inference; the telemetry-sender drains them, as in a
     // deployment (its CPU shares the same cores, which is part of the price of a request).
-    this.telemetry = this.spawn('telemetry-sender', await testing.serviceEnv(shared));
+    this.telemetry = this.spawn(
+      'telemetry-sender',
+      await testing.serviceEnv({ ...shared, ...nodeOptions('TELEMETRY') }),
+    );
     this.gateway = this.spawn(
       'gateway',
       await testing.serviceEnv({
         ...shared,
         MODEL_CACHE_DIR: path.join(this.work, 'gateway-cache'),
+        ...nodeOptions('GATEWAY'),
         ...this.options.gateway,
       }),
     );
@@ -261,6 +275,7 @@ export class InferStack {
         ...shared,
         WORKER_ID: 'bench-w1',
         ORT_INTRA_OP_THREADS: '1',
+        ...nodeOptions('WORKER'),
         ...this.options.worker,
       }),
     );

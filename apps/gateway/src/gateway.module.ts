@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ApiKeyEvents, ApiKeyService } from '@strata/api-keys';
@@ -20,7 +21,7 @@ import {
   type RedisClient,
 } from '@strata/service-kit';
 import { UsageEmitter, UsageEmitterModule, UsageQueryModule } from '@strata/usage';
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { AdminKeysController } from './admin/admin-keys.controller';
@@ -276,19 +277,20 @@ const UNKNOWN_KEY_TTL_SECONDS = 60;
     // The queue hop
     {
       provide: InferQueue,
-      inject: [RedisConnectionFactory, GATEWAY_SETTINGS, STRATA_LOGGER],
-      useFactory: (connections: RedisConnectionFactory, s: GatewaySettings, logger: Logger) => {
-        const prefix = bullPrefix(s.keyPrefix);
+      inject: [RedisConnectionFactory, REDIS_KEYS, GATEWAY_SETTINGS, STRATA_LOGGER],
+      useFactory: (
+        connections: RedisConnectionFactory,
+        keys: RedisKeys,
+        s: GatewaySettings,
+        logger: Logger,
+      ) => {
         const connection = connections.create('producer', 'infer-queue');
         return new InferQueue({
-          queue: new Queue(QUEUE.infer, { connection, prefix }),
+          queue: new Queue(QUEUE.infer, { connection, prefix: bullPrefix(s.keyPrefix) }),
           connection,
-          createEvents: (lastEventId) =>
-            new QueueEvents(QUEUE.infer, {
-              connection: connections.create('worker', 'infer-events'),
-              prefix,
-              lastEventId,
-            }),
+          // Answers come to this process alone, on a channel named after this instance.
+          subscriber: connections.create('worker', 'infer-answers'),
+          replyTo: keys.inferAnswers(randomUUID()),
           logger,
           maxInFlight: MAX_IN_FLIGHT,
         });

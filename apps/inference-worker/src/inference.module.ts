@@ -31,6 +31,7 @@ import { SessionPool } from './models/session-pool.service';
 import { SESSION_FACTORY, type SessionFactory } from './ort/model-session';
 import { OrtSessionFactory } from './ort/ort-session.adapter';
 import { BlobRepository } from './redis/blob.repository';
+import { InferAnswerPublisher } from './redis/infer-answer.publisher';
 import { PlacementRepository } from './redis/placement.repository';
 import { RecentInferenceRepository } from './redis/recent-inference.repository';
 import { WorkerRuntime } from './worker-runtime.service';
@@ -132,6 +133,14 @@ export const REDIS_KEYS = Symbol('REDIS_KEYS');
       provide: BlobRepository,
       inject: [REDIS_CLIENT],
       useFactory: (redis: RedisClient) => new BlobRepository(redis),
+    },
+    {
+      provide: InferAnswerPublisher,
+      inject: [REDIS_CLIENT, REDIS_KEYS, STRATA_LOGGER],
+      useFactory: (redis: RedisClient, keys: RedisKeys, logger: Logger) =>
+        new InferAnswerPublisher(redis, keys, (err) =>
+          logger.debug({ err }, 'infer answer not published (the gateway reads the job)'),
+        ),
     },
     {
       provide: SessionPool,

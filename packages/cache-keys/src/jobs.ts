@@ -41,6 +41,14 @@ export interface InferJobData {
   requestId?: string;
   /** Unix ms after which the gateway no longer waits; the worker drops the job then. */
   deadline: number;
+  /**
+   * Reply address of the gateway waiting for the answer (`RedisKeys.inferAnswers`). Once the job
+   * is finished (completed or finally failed, as recorded on the job), the worker PUBLISHes there
+   * a JSON `{"id": jobId, "r": result}`, `{"id": jobId, "e": failedReason}`, or `{"id": jobId}`
+   * when the result is too large for a message (the gateway reads it from the job). Absent: the
+   * submitter reads the job's state itself.
+   */
+  replyTo?: string;
 }
 
 export interface InferJobResult {
@@ -79,6 +87,8 @@ export interface InferBatchJobData {
   requests: InferBatchRequest[];
   /** The earliest deadline of the requests: the worker drops the whole job after it. */
   deadline: number;
+  /** As in InferJobData. */
+  replyTo?: string;
 }
 
 /** A request's answer in a `batch` result: its outputs, or the error it alone failed with. */
@@ -94,6 +104,12 @@ export interface InferBatchJobResult {
   queueMs: number;
   worker: string;
   batchMax?: number;
+}
+
+/** An `infer` `load` job: the version to load in the worker that takes it. */
+export interface InferLoadJobData extends ModelVersionRef {
+  /** As in InferJobData. */
+  replyTo?: string;
 }
 
 /** Answer of an `infer` `load` job: the worker that took it has the version loaded. */
@@ -160,7 +176,7 @@ export interface JobMap {
     /** Several `run` requests of one version in one job (see InferBatchJobData). */
     batch: { data: InferBatchJobData; result: InferBatchJobResult };
     /** Load a version into the worker that takes the job (unload/clear go over pub/sub: events.ts). */
-    load: { data: ModelVersionRef; result: LoadModelResult };
+    load: { data: InferLoadJobData; result: LoadModelResult };
   };
   'model-load': {
     ensure: { data: ModelVersionRef; result: EnsureResult };

@@ -144,6 +144,15 @@ export class RedisKeys {
     return this.k('pred-done');
   }
 
+  /**
+   * Pub/sub channel of one gateway process (its reply address, `replyTo` in `infer` jobs): the
+   * inference-worker that finished one of its jobs tells it here, so a gateway wakes once per job
+   * and hears only about its own. The hash tag puts a sharded channel on one slot.
+   */
+  inferAnswers(gateway: string): string {
+    return this.k('answers', tag('gateway', gateway));
+  }
+
   /** Pub/sub channel for invalidation events (model, alias, key revocation). */
   eventsChannel(): string {
     return this.k('events');

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { decodeJobFailure, type JobData, type JobName, type JobResult } from '@strata/cache-keys';
-import type { Queue, QueueEvents } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { isClusterClient, type RedisClient } from '@strata/service-kit';
 import type { Logger } from 'pino';
 import { GatewayTimeoutError, UnavailableError, messageOf } from '../http/http-errors';
+import { decodeInferAnswer } from './infer-answer';
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -13,7 +14,15 @@ interface Pending {
   resolve(value: unknown): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
+  /** When the job was submitted (its state is read once it waited longer than a poll). */
+  since: number;
 }
+
+/** Default of `pollMs`: as the loader client's state poll (packages/loader-client). */
+const STATE_POLL_MS = 500;
+
+/** Finished jobs are kept this long so a gateway that missed the notice finds the outcome. */
+const KEEP_FINISHED = { age: 60, count: 10_000 };
 
 export interface SubmitOptions {
   timeoutMs: number;
@@ -34,33 +43,61 @@ export interface InferQueueOptions {
   queue: Queue;
   /** The queue's (fail-fast) connection: while it is not ready, calls fail at once with 503. */
   connection: RedisClient;
-  /** A QueueEvents on its own blocking connection, reading the stream after `lastEventId`. */
-  createEvents: (lastEventId: string) => QueueEvents;
+  /**
+   * A connection of its own for the reply channel (subscriber mode; resubscribes by itself after
+   * a reconnect). Its owner closes it.
+   */
+  subscriber: RedisClient;
+  /** This gateway's reply channel (`RedisKeys.inferAnswers(instance)`), put in every job. */
+  replyTo: string;
   logger: Logger;
   /** Expected requests in flight (listener limits are raised to it). */
   maxInFlight: number;
+  /** How long a job waits for its notice before its state is read as well (default 500 ms). */
+  pollMs?: number;
 }
 
 /**
- * The gateway's side of the `infer` queue: adds jobs and waits for their answers. One
- * QueueEvents per process, with two listeners (`completed`, `failed`) that settle waiters from a
- * map by job id, so the listener count does not grow with requests in flight. The QueueEvents
- * starts reading the events stream just after the newest event that existed when it was
- * created, so no answer of a job added afterwards is missed however late its blocking read
- * begins. A waiter that times out is dropped (a late answer finds nobody) and the job removed if
- * it is still waiting; a job already taken by a worker is dropped by the worker at its deadline.
+ * The gateway's side of the `infer` queue: adds jobs and waits for their answers on a reply
+ * channel of its own. Every job carries this gateway's channel (`replyTo`); the worker that
+ * finishes it (the result recorded on the job first) publishes the result, the failure, or — for
+ * a result too large for a message — only the job id, and the gateway reads the job. So a
+ * gateway wakes once per job and hears only about its own jobs (a QueueEvents woke every gateway
+ * for every event of the queue: added, active, completed).
+ *
+ * Pub/sub may lose a notice (subscriber reconnect, Redis restart, failover; on a Cluster the
+ * subscriber's node going away): finished jobs are kept a while (KEEP_FINISHED), and the state
+ * of every job waiting longer than `pollMs` is read every `pollMs` (one pipelined read for all
+ * of them; at once after the subscriber reconnects), so a lost notice costs at most ~2 × pollMs.
+ * A waiter that times out is dropped (a late answer finds nobody) and the job removed if it is
+ * still waiting; a job already taken by a worker is dropped by the worker at its deadline.
  */
 export class InferQueue {
   private readonly pending = new Map<string, Pending>();
-  private events?: QueueEvents;
+  private readonly pollMs: number;
   private starting?: Promise<void>;
+  private subscribed = false;
+  private poller?: NodeJS.Timeout;
+  private polling = false;
   private closed = false;
 
   constructor(private readonly options: InferQueueOptions) {
+    this.pollMs = options.pollMs ?? STATE_POLL_MS;
     options.queue.setMaxListeners(Math.max(options.maxInFlight, 10));
     options.queue.on('error', (err) =>
       options.logger.debug({ err }, `infer queue: ${messageOf(err)}`),
     );
+    const { subscriber, replyTo, logger } = options;
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel === replyTo) this.onAnswer(message);
+    });
+    subscriber.on('error', (err: Error) =>
+      logger.debug({ err }, `infer answers: ${messageOf(err)} (reconnecting)`),
+    );
+    // ioredis resubscribes on reconnect; notices sent while it was away are read from the jobs.
+    subscriber.on('ready', () => {
+      if (this.subscribed) void this.poll(0);
+    });
   }
 
   get queue(): Queue {
@@ -81,6 +118,13 @@ export class InferQueue {
     }
   }
 
+  /** Nest calls it at boot: subscribe before the first request (not awaited: Redis may be away). */
+  onModuleInit(): void {
+    this.ready().catch((err: unknown) =>
+      this.options.logger.warn({ err }, `infer answers: not subscribed yet: ${messageOf(err)}`),
+    );
+  }
+
   /** Starts listening for answers (once; again after a failed start). */
   ready(): Promise<void> {
     this.starting ??= this.start().catch((err: unknown) => {
@@ -91,17 +135,54 @@ export class InferQueue {
   }
 
   private async start(): Promise<void> {
-    const { queue, createEvents, logger, maxInFlight } = this.options;
-    const client = (await queue.client) as unknown as RedisClient;
-    const newest = await client.xrevrange(queue.keys.events, '+', '-', 'COUNT', 1);
-    const events = createEvents(newest[0]?.[0] ?? '0-0');
-    events.setMaxListeners(Math.max(maxInFlight, 10));
-    events.on('completed', ({ jobId, returnvalue }) => this.settle(jobId, true, returnvalue));
-    events.on('failed', ({ jobId, failedReason }) => this.settle(jobId, false, failedReason));
-    events.on('error', (err) =>
-      logger.debug({ err }, `infer queue events: ${messageOf(err)} (reconnecting)`),
-    );
-    this.events = events;
+    this.poller ??= setInterval(() => void this.poll(this.pollMs), this.pollMs).unref();
+    await this.options.subscriber.subscribe(this.options.replyTo);
+    this.subscribed = true;
+  }
+
+  private onAnswer(message: string): void {
+    if (this.pending.size === 0) return;
+    const answer = decodeInferAnswer(message);
+    if (!answer || !this.pending.has(answer.id)) return;
+    if ('r' in answer) this.settle(answer.id, true, answer.r);
+    else if (typeof answer.e === 'string') this.settle(answer.id, false, answer.e);
+    else void this.readStates([answer.id]);
+  }
+
+  /** Reads the state of the jobs waiting at least `minAgeMs`; settles the finished ones. */
+  private async poll(minAgeMs: number): Promise<void> {
+    if (this.polling || this.pending.size === 0) return;
+    if (this.options.connection.status !== 'ready') return;
+    const now = Date.now();
+    const ids: string[] = [];
+    for (const [id, waiter] of this.pending) if (now - waiter.since >= minAgeMs) ids.push(id);
+    if (ids.length === 0) return;
+    this.polling = true;
+    try {
+      await this.readStates(ids);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async readStates(ids: readonly string[]): Promise<void> {
+    const { queue, connection, logger } = this.options;
+    try {
+      // All keys of the queue share its hash tag: one pipeline even on a Cluster.
+      const pipeline = connection.pipeline();
+      for (const id of ids)
+        pipeline.hmget(queue.toKey(id), 'returnvalue', 'failedReason', 'finishedOn');
+      const replies = (await pipeline.exec()) ?? [];
+      replies.forEach(([err, fields], i) => {
+        if (err) return;
+        const [returnvalue, failedReason, finishedOn] = fields as (string | null)[];
+        if (finishedOn === null) return;
+        if (returnvalue !== null) this.settle(ids[i], true, parseResult(returnvalue));
+        else if (failedReason !== null) this.settle(ids[i], false, failedReason);
+      });
+    } catch (err) {
+      logger.debug({ err }, `infer job states not read: ${messageOf(err)}`);
+    }
   }
 
   private settle(jobId: string, ok: boolean, value: unknown): void {
@@ -111,6 +192,13 @@ export class InferQueue {
     clearTimeout(waiter.timer);
     if (ok) waiter.resolve(value);
     else waiter.reject(decodeJobFailure(typeof value === 'string' ? value : String(value)));
+  }
+
+  // Until the first subscription is in place (Redis away at boot) jobs are not held up for
+  // long: their answers are then found by the state poll.
+  private async started(): Promise<void> {
+    if (this.subscribed) return;
+    await Promise.race([this.ready().catch(() => undefined), delay(this.pollMs)]);
   }
 
   /**
@@ -124,7 +212,7 @@ export class InferQueue {
   ): Promise<JobResult<'infer', N>> {
     if (this.closed) throw new UnavailableError('the gateway is shutting down');
     this.checkConnected();
-    await this.ready();
+    await this.started();
     const jobId = options.jobId ?? randomUUID();
     const answer = new Promise<JobResult<'infer', N>>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -136,7 +224,12 @@ export class InferQueue {
         );
         void this.abandon(jobId, options.onAbandoned);
       }, options.timeoutMs);
-      this.pending.set(jobId, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.pending.set(jobId, {
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        timer,
+        since: Date.now(),
+      });
     });
     try {
       const connection = this.options.connection;
@@ -148,12 +241,11 @@ export class InferQueue {
       if (puts.length > 0 && isClusterClient(connection)) await Promise.all(puts);
       await Promise.all([
         ...puts,
-        this.options.queue.add(name, data, {
-          jobId,
-          attempts: 1,
-          removeOnComplete: true,
-          removeOnFail: true,
-        }),
+        this.options.queue.add(
+          name,
+          { ...(data as object), replyTo: this.options.replyTo } as JobData<'infer', N>,
+          { jobId, attempts: 1, removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED },
+        ),
       ]);
     } catch (err) {
       const waiter = this.pending.get(jobId);
@@ -185,10 +277,11 @@ export class InferQueue {
     while (this.pending.size > 0) await delay(pollMs);
   }
 
-  /** Fails the waits still open (503) and closes the queue and its event stream. */
+  /** Fails the waits still open (503), stops the state poll and closes the queue. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.poller);
     for (const [jobId, waiter] of this.pending) {
       clearTimeout(waiter.timer);
       waiter.reject(new UnavailableError('the gateway is shutting down'));
@@ -196,9 +289,14 @@ export class InferQueue {
     }
     await this.starting?.catch(() => undefined);
     // Bounded: with Redis down BullMQ's close can wait for a connection that never comes.
-    await Promise.race([
-      Promise.allSettled([this.events?.close(), this.options.queue.close()]),
-      delay(2000),
-    ]);
+    await Promise.race([this.options.queue.close().catch(() => undefined), delay(2000)]);
+  }
+}
+
+function parseResult(json: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch {
+    return json;
   }
 }

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ApiKeyService, hashSecret } from '@strata/api-keys';
-import { QUEUE, bullPrefix, type UsageEvent } from '@strata/cache-keys';
+import { QUEUE, bullPrefix, type UsageEvent, type UsageRecordsJobData } from '@strata/cache-keys';
 import {
   buildConstantOutputModel,
   buildIdentityModel,
@@ -250,7 +250,9 @@ describe('usage end to end (gateway → usage queue → telemetry-sender → Pos
     let jobs: UsageEvent[] = [];
     await waitFor(
       async () => {
-        jobs = (await usageQueue.getJobs(['waiting'])).map((j) => j.data as UsageEvent);
+        jobs = (await usageQueue.getJobs(['waiting'])).flatMap(
+          (j) => (j.data as UsageRecordsJobData).events,
+        );
         return jobs.length > 0;
       },
       { timeoutMs: 10_000, intervalMs: 50, what: 'the usage job of the emitting gateway' },

@@ -229,7 +229,8 @@ describe('gateway auth, admin and model management (in process)', () => {
           })
         ).json(),
       ).toEqual({});
-      expect(worker.jobs.filter((j) => j.name === 'load').map((j) => j.data)).toEqual([
+      const loads = worker.jobs.filter((j) => j.name === 'load');
+      expect(loads.map(({ data: { model, version } }) => ({ model, version }))).toEqual([
         { model: 'two', version: 1 },
         { model: 'two', version: 2 },
       ]);

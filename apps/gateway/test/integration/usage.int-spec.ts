@@ -2,7 +2,13 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ApiKeyService, hashSecret } from '@strata/api-keys';
-import { QUEUE, RedisKeys, bullPrefix, type UsageEvent } from '@strata/cache-keys';
+import {
+  QUEUE,
+  RedisKeys,
+  bullPrefix,
+  type UsageEvent,
+  type UsageRecordsJobData,
+} from '@strata/cache-keys';
 import { createPrismaClient, type PrismaClient } from '@strata/db';
 import {
   buildConstantOutputModel,
@@ -59,7 +65,9 @@ describe('usage: events per inference request, /v1/usage, /v1/models/{m}/recent 
     await app.app.get(UsageEmitter, { strict: false }).flush();
     const jobs = await usageQueue.getJobs(['waiting', 'delayed', 'active']);
     await usageQueue.drain(true);
-    return jobs.map((j) => j.data as UsageEvent).sort((a, b) => a.startedAt - b.startedAt);
+    return jobs
+      .flatMap((j) => (j.data as UsageRecordsJobData).events)
+      .sort((a, b) => a.startedAt - b.startedAt);
   }
 
   const infer = (model: string, body: unknown, secret = key) =>

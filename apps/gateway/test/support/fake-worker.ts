@@ -80,6 +80,18 @@ export async function startFakeWorker(prefix: string, initial: InferHandler): Pr
     { connection, prefix: bullPrefix(prefix), concurrency: 8 },
   );
   worker.on('error', () => undefined);
+  // Answers as the inference-worker gives them (its InferAnswerPublisher): on the reply channel
+  // the job names, once BullMQ has recorded the outcome; without them every answer would wait
+  // for the gateway's poll of job states.
+  const reply = (job: Job | undefined, message: object) => {
+    const replyTo = (job?.data as { replyTo?: unknown } | undefined)?.replyTo;
+    if (typeof replyTo === 'string')
+      blobs.publish(replyTo, JSON.stringify({ id: job?.id, ...message })).catch(() => undefined);
+  };
+  worker.on('completed', (job, result) => reply(job, { r: result }));
+  worker.on('failed', (job, err) => {
+    if (job?.finishedOn) reply(job, { e: job.failedReason ?? err.message });
+  });
   await worker.waitUntilReady();
   return {
     worker,

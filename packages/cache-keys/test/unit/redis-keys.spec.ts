@@ -34,6 +34,7 @@ const BUILDERS: Record<string, Builder> = {
   generation: (k, a, _b, n) => k.generation(a, n),
   prediction: (k, a) => k.prediction(a),
   predictionLock: (k, a) => k.predictionLock(a),
+  inferAnswers: (k, a) => k.inferAnswers(a),
   workflow: (k, a, b) => k.workflow(a, b),
   rateLimit: (k, a, _b, n) => k.rateLimit(a, n),
   artifactLock: (k, a, b, n) => k.artifactLock(a, b, n),

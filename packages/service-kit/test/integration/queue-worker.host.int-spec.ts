@@ -47,6 +47,9 @@ class UsageConsumer implements OnModuleInit {
           if (job.data.items < 0) throw new Error('negative item count');
           seen.push(job.data.items);
         },
+        records: async (job) => {
+          seen.push(...job.data.events.map((e) => e.items));
+        },
       }),
     });
   }
