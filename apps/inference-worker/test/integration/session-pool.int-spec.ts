@@ -59,6 +59,11 @@ describe('session pool with ONNX Runtime and real files', () => {
         what: 'pinned vad/1 loaded',
       });
       expect(worker.pool.list()[0]).toMatchObject({ model: 'vad', pinned: true });
+      // The placement entry is written right after the session joins the pool: wait for it.
+      await waitFor(async () => (await placedOn('vad')).length > 0, {
+        timeoutMs: 5_000,
+        what: 'placement of vad/1',
+      });
       expect(await placedOn('vad')).toEqual(['lru-worker']);
       expect(await leased('vad')).toEqual(['lru-worker']);
     });

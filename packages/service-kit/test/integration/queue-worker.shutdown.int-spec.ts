@@ -81,7 +81,7 @@ describe('queue-worker host in a service process', () => {
     expect(exit.code).not.toBe(0);
     expect(exit.code).not.toBeNull();
     const fatal = proc.logs.find((r) => r.level === 'fatal');
-    expect(fatal?.msg).toMatch(/no handler for job record/);
+    expect(fatal?.msg).toMatch(/no handler for jobs record, records/);
     expect(proc.output()).toContain('MissingJobHandlerError');
   });
 });
