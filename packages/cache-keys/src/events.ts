@@ -21,19 +21,26 @@ export function serializeWorkerCommand(command: WorkerCommand): string {
   return JSON.stringify(command);
 }
 
-/**
- * The worker command a channel message carries, or undefined for any other message (another
- * event type, or text that is not a well-formed command).
- */
-export function parseWorkerCommand(message: string): WorkerCommand | undefined {
+/** A channel message read as a JSON object, or undefined for anything else (never throws). */
+export function parseJsonRecord(message: string): Record<string, unknown> | undefined {
   let value: unknown;
   try {
     value = JSON.parse(message);
   } catch {
     return undefined;
   }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const v = value as Record<string, unknown>;
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+/**
+ * The worker command a channel message carries, or undefined for any other message (another
+ * event type, or text that is not a well-formed command).
+ */
+export function parseWorkerCommand(message: string): WorkerCommand | undefined {
+  const v = parseJsonRecord(message);
+  if (!v) return undefined;
   if (v.type === 'clear') return { type: 'clear' };
   if (v.type !== 'unload' || typeof v.model !== 'string' || v.model.length === 0) return undefined;
   if (v.version === undefined) return { type: 'unload', model: v.model };

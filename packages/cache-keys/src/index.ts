@@ -21,6 +21,7 @@ export {
 } from './job-error';
 export {
   WORKER_COMMAND_TYPES,
+  parseJsonRecord,
   parseWorkerCommand,
   serializeWorkerCommand,
   type WorkerCommand,

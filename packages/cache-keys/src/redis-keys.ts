@@ -153,6 +153,12 @@ export class RedisKeys {
     return this.k('answers', tag('gateway', gateway));
   }
 
+  /** Whether `channel` is a gateway's answer channel of this prefix (workers publish only there). */
+  isInferAnswers(channel: string): boolean {
+    const start = `${this.k('answers')}:{`;
+    return channel.length > start.length + 1 && channel.startsWith(start) && channel.endsWith('}');
+  }
+
   /** Pub/sub channel for invalidation events (model, alias, key revocation). */
   eventsChannel(): string {
     return this.k('events');

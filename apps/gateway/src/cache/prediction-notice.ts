@@ -1,4 +1,4 @@
-import { JobError, isInferErrorCode } from '@strata/cache-keys';
+import { JobError, isInferErrorCode, parseJsonRecord } from '@strata/cache-keys';
 import { GatewayError } from '../http/http-errors';
 
 /**
@@ -41,14 +41,8 @@ export function encodeNotice(notice: PredictionNotice): string {
 
 /** The notice a message carries, or undefined for anything else. */
 export function decodeNotice(message: string): PredictionNotice | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(message);
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null) return undefined;
-  const n = v as Record<string, unknown>;
+  const n = parseJsonRecord(message);
+  if (!n) return undefined;
   if (typeof n.d !== 'string') return undefined;
   if (n.s === 'ok' || n.s === 'uncached') return { d: n.d, s: n.s };
   if (n.s === 'error' && typeof n.e === 'object' && n.e !== null) {

@@ -1,3 +1,5 @@
+import { parseJsonRecord } from '@strata/cache-keys';
+
 /**
  * What an inference-worker PUBLISHes on a gateway's reply channel (`RedisKeys.inferAnswers`,
  * the job's `replyTo`) once a job is finished: its result (`r`), its failure as BullMQ recorded
@@ -10,14 +12,8 @@ export type InferAnswer =
 
 /** The answer a message carries, or undefined for anything else. */
 export function decodeInferAnswer(message: string): InferAnswer | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(message);
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null) return undefined;
-  const a = v as Record<string, unknown>;
+  const a = parseJsonRecord(message);
+  if (!a) return undefined;
   if (typeof a.id !== 'string') return undefined;
   if ('r' in a) return { id: a.id, r: a.r };
   if (typeof a.e === 'string') return { id: a.id, e: a.e };

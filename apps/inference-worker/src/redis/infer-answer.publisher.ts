@@ -19,17 +19,12 @@ export interface FinishedJob {
  * format is the gateway's `InferAnswer` (apps/gateway/src/inference/infer-answer.ts).
  */
 export class InferAnswerPublisher {
-  private readonly channelPrefix: string;
-
   constructor(
     private readonly redis: RedisClient,
-    keys: RedisKeys,
+    private readonly keys: RedisKeys,
     private readonly onError: (err: unknown) => void,
     private readonly maxChars = MAX_ANSWER_CHARS,
-  ) {
-    // Only channels of this deployment's gateways are written to, whatever a job says.
-    this.channelPrefix = keys.inferAnswers('x').slice(0, -'{x}'.length);
-  }
+  ) {}
 
   completed(job: FinishedJob, result: unknown): void {
     const channel = this.channelOf(job);
@@ -48,7 +43,8 @@ export class InferAnswerPublisher {
   private channelOf(job: FinishedJob): string | undefined {
     const replyTo = (job.data as { replyTo?: unknown } | undefined)?.replyTo;
     if (typeof replyTo !== 'string' || typeof job.id !== 'string') return undefined;
-    return replyTo.startsWith(this.channelPrefix) ? replyTo : undefined;
+    // Only channels of this deployment's gateways are written to, whatever a job says.
+    return this.keys.isInferAnswers(replyTo) ? replyTo : undefined;
   }
 
   private publish(channel: string, message: string): void {

@@ -58,7 +58,8 @@ describe('RedisKeys', () => {
 
   it('lists every builder', () => {
     const methods = Object.getOwnPropertyNames(RedisKeys.prototype).filter(
-      (m) => m !== 'constructor' && m !== 'k',
+      // `is…` methods recognise keys rather than build them (tested on their own below).
+      (m) => m !== 'constructor' && m !== 'k' && !m.startsWith('is'),
     );
     expect(methods.sort()).toEqual(Object.keys(BUILDERS).sort());
   });
@@ -168,5 +169,16 @@ describe('createDispatcher', () => {
       name: 'UnrecoverableError',
     });
     expect(JOB_NAMES['model-load']).toEqual(['ensure', 'evict', 'clear']);
+  });
+});
+
+describe('RedisKeys.isInferAnswers', () => {
+  const keys = new RedisKeys('strata');
+  it('knows the answer channels of its own prefix and nothing else', () => {
+    expect(keys.isInferAnswers(keys.inferAnswers('gw-1'))).toBe(true);
+    expect(keys.isInferAnswers(new RedisKeys('other').inferAnswers('gw-1'))).toBe(false);
+    expect(keys.isInferAnswers(keys.eventsChannel())).toBe(false);
+    expect(keys.isInferAnswers('strata:answers:{}')).toBe(false);
+    expect(keys.isInferAnswers('strata:answers:x')).toBe(false);
   });
 });
