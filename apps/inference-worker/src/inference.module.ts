@@ -96,6 +96,7 @@ export const REDIS_KEYS = Symbol('REDIS_KEYS');
             maxInFlight: s.concurrency,
             onError: (err) => logger.debug({ err }, `model-loader events: ${err.message}`),
           }),
+          s.workerId,
         ),
     },
     {

@@ -1,5 +1,6 @@
 import type { ModelVersionRef } from '@strata/cache-keys';
 import type { Config } from '@strata/config';
+import { diskMember } from '@strata/loader-client';
 
 /** What the model-loader takes from the configuration, in the units its code uses. */
 export interface LoaderSettings {
@@ -45,7 +46,5 @@ export function loaderSettings(config: Config): LoaderSettings {
   };
 }
 
-/** `model/version`: the member of the LRU index and the key of in-process maps. */
-export function versionKey(model: string, version: number): string {
-  return `${model}/${version}`;
-}
+/** `model/version`: the member of the LRU index and ready list, and the key of in-process maps. */
+export const versionKey = diskMember;

@@ -102,6 +102,14 @@ export class RedisKeys {
     return this.k('disk', 'lru', tag('domain', domain));
   }
 
+  /**
+   * Verified versions on one domain's disk, as the model-loader last saw them: hash of
+   * `model/version` → local path. Lets a worker holding a lease skip the queue for a warm ensure.
+   */
+  diskReady(domain: string): string {
+    return this.k('disk', 'ready', tag('domain', domain));
+  }
+
   /** Recent inferences of a model on one worker (score = finish time); one slot per model. */
   recentInferences(model: string, worker: string): string {
     return this.k('inference', tag('model', model), 'ok', seg('worker', worker));

@@ -9,6 +9,9 @@ export {
 export {
   ModelLoaderClient,
   type CallOptions,
+  type EnsureAnswer,
+  type EnsureOptions,
   type ModelLoaderClientOptions,
 } from './model-loader.client';
 export { ModelLeases } from './model-leases.repository';
+export { ReadyVersions, diskMember } from './ready-versions.repository';

@@ -11,8 +11,10 @@ import {
   type TypedProducer,
 } from '@strata/cache-keys';
 import { Job, Queue, QueueEvents, type JobsOptions } from 'bullmq';
+import { promises as fs } from 'node:fs';
 import type { RedisClient } from '@strata/redis-topology';
 import { decodeLoaderFailure, ModelLoaderError } from './loader-error';
+import { ReadyVersions } from './ready-versions.repository';
 
 export interface ModelLoaderClientOptions {
   /**
@@ -42,6 +44,18 @@ export interface CallOptions {
   /** How long to wait for the loader's answer, queueing included. */
   readonly timeoutMs?: number;
 }
+
+export interface EnsureOptions extends CallOptions {
+  /**
+   * Worker id whose lease on the version ({@link ModelLeases.acquireLease}) is live. With it, a
+   * version the loader has already verified is answered from Redis in one round trip instead of
+   * through the queue; without it (or when the loader's index cannot vouch) the loader is asked.
+   */
+  readonly leaseHolder?: string;
+}
+
+/** Where an answer came from: the loader's index in Redis, or the loader itself (the queue). */
+export type EnsureAnswer = EnsureResult & { readonly via: 'index' | 'loader' };
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 const CLOSE_WAIT_MS = 1000;
@@ -76,6 +90,7 @@ export class ModelLoaderClient {
   private readonly queue: Queue;
   private readonly events: QueueEvents;
   private readonly producer: TypedProducer<'model-load'>;
+  private readonly readyList: ReadyVersions;
   private readonly defaultTimeoutMs: number;
   private closed = false;
 
@@ -94,6 +109,7 @@ export class ModelLoaderClient {
     this.queue.setMaxListeners(listeners);
     this.events.setMaxListeners(listeners);
     this.producer = typedProducer('model-load', this.queue);
+    this.readyList = new ReadyVersions(options.connection, options.keyPrefix);
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
@@ -102,9 +118,17 @@ export class ModelLoaderClient {
     await this.events.waitUntilReady();
   }
 
-  /** Path of a verified local copy of the version (downloaded first when it is not cached). */
-  ensure(ref: ModelVersionRef, options: CallOptions = {}): Promise<EnsureResult> {
-    return this.call('ensure', { model: ref.model, version: ref.version }, options);
+  /**
+   * Path of a verified local copy of the version (downloaded first when it is not cached). Give
+   * `leaseHolder` when holding a lease on it: a warm version then skips the queue.
+   */
+  async ensure(ref: ModelVersionRef, options: EnsureOptions = {}): Promise<EnsureAnswer> {
+    if (options.leaseHolder !== undefined && !this.closed) {
+      const path = await this.fromIndex(ref, options.leaseHolder);
+      if (path !== undefined) return { path, cached: true, via: 'index' };
+    }
+    const answer = await this.call('ensure', { model: ref.model, version: ref.version }, options);
+    return { ...answer, via: 'loader' };
   }
 
   /**
@@ -209,6 +233,27 @@ export class ModelLoaderClient {
       throw err;
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * The loader's index entry for a leased version, if it vouches for it and the directory is
+   * there (an entry can outlive its files only briefly, in a race with an eviction). Any doubt or
+   * error means undefined: the loader decides.
+   */
+  private async fromIndex(ref: ModelVersionRef, holder: string): Promise<string | undefined> {
+    if (this.options.connection.status !== 'ready') return undefined;
+    try {
+      const listed = await this.readyList.lookupLeased(
+        this.options.domain,
+        ref.model,
+        ref.version,
+        holder,
+      );
+      if (listed === null) return undefined;
+      return (await fs.stat(listed)).isDirectory() ? listed : undefined;
+    } catch {
+      return undefined;
     }
   }
 

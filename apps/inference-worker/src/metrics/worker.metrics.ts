@@ -26,6 +26,8 @@ export class WorkerMetrics {
   readonly loadedModels: Gauge;
   readonly loads: Counter<'model' | 'outcome'>;
   readonly loadDuration: Histogram<'model' | 'disk_cache'>;
+  /** Where a load's files came from: the loader's ready list in Redis, or the loader itself. */
+  readonly filesFrom: Counter<'via'>;
   readonly evictions: Counter<'model' | 'reason'>;
   readonly jobs: Counter<'model' | 'job' | 'outcome'>;
   /** Batches that could not be split (or failed) and ran request by request. */
@@ -70,6 +72,12 @@ export class WorkerMetrics {
       help: 'Time to load a model version: files from the model-loader, then the session. disk_cache: whether the files were already on disk.',
       labelNames: ['model', 'disk_cache'],
       buckets: LOAD_SECONDS,
+      registers,
+    });
+    this.filesFrom = new Counter({
+      name: 'strata_model_files_answers_total',
+      help: 'Answers to "where are the files of this version" for loads: via="index" (the loader\'s ready list in Redis, no queue hop; these hits are not in the loader\'s strata_artifact_cache_hits_total) or via="loader" (through the model-load queue).',
+      labelNames: ['via'],
       registers,
     });
     this.evictions = new Counter({

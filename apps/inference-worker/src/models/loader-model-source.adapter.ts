@@ -33,14 +33,18 @@ export function fromLoaderError(ref: ModelVersionRef, err: unknown): JobError {
 
 /** The model-loader of the worker's cache domain, through @strata/loader-client. */
 export class LoaderModelSource implements ModelSource {
-  constructor(private readonly client: ModelLoaderClient) {}
+  /** `workerId`: the lease holder the session pool acquires leases as, before it ensures. */
+  constructor(
+    private readonly client: ModelLoaderClient,
+    private readonly workerId: string,
+  ) {}
 
   async ensure(
     ref: ModelVersionRef,
     timeoutMs: number,
-  ): Promise<{ path: string; cached: boolean }> {
+  ): Promise<{ path: string; cached: boolean; via: 'index' | 'loader' }> {
     try {
-      return await this.client.ensure(ref, { timeoutMs });
+      return await this.client.ensure(ref, { timeoutMs, leaseHolder: this.workerId });
     } catch (err) {
       throw fromLoaderError(ref, err);
     }

@@ -8,8 +8,15 @@ export const MODEL_SOURCE = Symbol('MODEL_SOURCE');
  * gateway maps (`NOT_FOUND`, `UNAVAILABLE`, `TIMEOUT`, ...).
  */
 export interface ModelSource {
-  /** Absolute path of a verified directory of the version, fetched first when needed. */
-  ensure(ref: ModelVersionRef, timeoutMs: number): Promise<{ path: string; cached: boolean }>;
+  /**
+   * Absolute path of a verified directory of the version, fetched first when needed. Called with
+   * the worker's lease on the version held. `via`: answered from the loader's ready list
+   * (`index`) or by the loader itself.
+   */
+  ensure(
+    ref: ModelVersionRef,
+    timeoutMs: number,
+  ): Promise<{ path: string; cached: boolean; via?: 'index' | 'loader' }>;
   /** This worker no longer uses the version: the loader may drop its files (if no one holds them). */
   release(ref: ModelVersionRef): Promise<void>;
   /** Stops waiting for answers (shutdown). */

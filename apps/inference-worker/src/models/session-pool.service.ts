@@ -215,6 +215,7 @@ export class SessionPool {
     const started = performance.now();
     let session: ModelSession | undefined;
     let cached: boolean | undefined;
+    let via: string | undefined;
     try {
       await leases.hold(ref).catch((err) => {
         throw new JobError(
@@ -225,6 +226,8 @@ export class SessionPool {
       });
       const files = await source.ensure(ref, settings.modelLoadTimeoutMs);
       cached = files.cached;
+      via = files.via;
+      if (via) metrics.filesFrom.inc({ via });
       const config = await this.readBatchingConfig(files.path, key);
       session = await sessions
         .create(path.join(files.path, ARTIFACT_FILES.weights))
@@ -276,6 +279,7 @@ export class SessionPool {
           version: ref.version,
           ms: Math.round(ms),
           diskCache: cached,
+          filesVia: via,
           pinned,
           batching: batching.enabled,
           batchingOff: batching.reason,

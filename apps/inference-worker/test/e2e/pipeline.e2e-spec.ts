@@ -170,6 +170,45 @@ describe('inference-worker with the model-loader (processes)', () => {
     expect(metrics).toMatch(
       /strata_infer_jobs_total\{model="cls",job="run",outcome="ok",service="inference-worker"\} 8/,
     );
+    // Cold on this domain's disk: the files came through the model-load queue.
+    expect(metrics).toMatch(
+      /strata_model_files_answers_total\{via="loader",service="inference-worker"\} 1/,
+    );
+  });
+
+  it('a second worker loading a version already on disk gets its path from the ready list, not the queue', async () => {
+    const w = await startWorker('w-index');
+    try {
+      const input = [f32Tensor('x', [1, 3, 48, 192], randomF32(3 * 48 * 192, 7))];
+      // Jobs go to whichever worker is free: send rounds until the new one has answered one.
+      await waitFor(
+        async () => {
+          const round = await Promise.all(
+            Array.from({ length: 8 }, () =>
+              producer.add('run', {
+                model: 'cls',
+                version: 1,
+                inputs: input,
+                deadline: Date.now() + 60_000,
+              }),
+            ),
+          );
+          const done = (await Promise.all(
+            round.map((j) => j.waitUntilFinished(events, 60_000)),
+          )) as InferJobResult[];
+          return done.some((r) => r.worker === 'w-index');
+        },
+        { timeoutMs: 60_000, intervalMs: 10, what: 'a job answered by w-index' },
+      );
+      const metrics = await (await fetch(`${w.url}/metrics`)).text();
+      expect(metrics).toMatch(
+        /strata_model_files_answers_total\{via="index",service="inference-worker"\} 1/,
+      );
+      expect(metrics).not.toMatch(/strata_model_files_answers_total\{[^}]*via="loader"/);
+    } finally {
+      await w.stop(10_000);
+      workers.delete('w-index');
+    }
   });
 
   it('a version that is not published fails with NOT_FOUND', async () => {

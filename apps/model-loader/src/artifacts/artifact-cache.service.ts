@@ -112,7 +112,11 @@ export class ArtifactCacheService {
   private async tryHit(model: string, version: number): Promise<boolean> {
     if (!(await this.disk.isPresent(model, version))) return false;
     try {
-      const { lockHeld } = await this.lru.touch(model, version);
+      const { lockHeld } = await this.lru.touch(
+        model,
+        version,
+        this.disk.versionPath(model, version),
+      );
       return !lockHeld;
     } catch (err) {
       // No Redis, no lock holder either: the copy on disk stands.
@@ -280,8 +284,10 @@ export class ArtifactCacheService {
   }
 
   private async touchQuietly(model: string, version: number): Promise<void> {
-    await this.lru.touch(model, version).catch((err: unknown) => {
-      this.logger.warn({ err }, `LRU touch of ${model}/${version}: ${messageOf(err)}`);
-    });
+    await this.lru
+      .touch(model, version, this.disk.versionPath(model, version))
+      .catch((err: unknown) => {
+        this.logger.warn({ err }, `LRU touch of ${model}/${version}: ${messageOf(err)}`);
+      });
   }
 }

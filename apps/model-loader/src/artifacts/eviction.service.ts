@@ -128,6 +128,8 @@ export class EvictionService {
           evicted: false,
           why: `held by worker${holders.length > 1 ? 's' : ''} ${holders.join(', ')}`,
         };
+      // Unlisted first: a client that finds the entry gone asks the loader, which waits for us.
+      await this.lru.withdraw(model, version);
       const removed = await this.disk.removeVersion(model, version);
       await this.lru.remove(model, version).catch((err: unknown) => {
         this.logger.warn({ err }, `LRU index: ${messageOf(err)}`);

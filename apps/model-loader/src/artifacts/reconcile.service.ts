@@ -82,6 +82,11 @@ export class ReconcileService implements OnApplicationBootstrap {
   }
 
   private async reconcileDisk(): Promise<void> {
+    // Until the disk is checked, clients with a lease must ask the loader (which waits for the
+    // check) rather than trust a list that may name a version about to be dropped as corrupt.
+    await this.lru.withdrawAll().catch((err: unknown) => {
+      this.logger.warn({ err }, `clearing the ready list failed: ${messageOf(err)}`);
+    });
     const { staging, dropped, kept } = await this.disk.withDomainLock(async () => ({
       staging: await this.sweepStaging(),
       ...(await this.checkVersions()),

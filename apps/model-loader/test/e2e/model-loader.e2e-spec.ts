@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { ModelLoaderClient, ModelLoaderError } from '@strata/loader-client';
+import { ModelLeases, ModelLoaderClient, ModelLoaderError } from '@strata/loader-client';
 import {
   serviceEnv,
   spawnService,
@@ -117,12 +117,54 @@ describe('model-loader processes (real Redis, Postgres, s3rver behind a counting
       expect(got).toEqual({
         path: path.join(dir, 'models', 'e2e-push', String(pushed.version)),
         cached: false,
+        via: 'loader',
       });
       expect(await digestsOf(got.path, ['manifest.json'])).toEqual(await digestsOf(pushed.dir));
       expect(await loader.ensure({ model: 'e2e-push', version: pushed.version })).toEqual({
         path: got.path,
         cached: true,
+        via: 'loader',
       });
+    });
+
+    it('a warm ensure by a lease holder is answered from the ready list, no job; eviction unlists it', async () => {
+      const pushed = await world.publish('e2e-ready');
+      const ref = { model: 'e2e-ready', version: pushed.version };
+      const redis = testRedisClient();
+      connections.push(redis);
+      const leases = new ModelLeases(redis, world.redisPrefix);
+      const loaderHits = async () => {
+        let n = 0;
+        for (const l of [a, b])
+          n += metricValue(
+            (await httpGet(`${l.url}/metrics`)).text,
+            'strata_artifact_cache_hits_total',
+          );
+        return n;
+      };
+
+      await leases.acquireLease('shared', ref.model, ref.version, 'w-e2e', 60_000);
+      const cold = await loader.ensure(ref, { leaseHolder: 'w-e2e' });
+      expect(cold).toMatchObject({ cached: false, via: 'loader' });
+      const hitsBefore = await loaderHits();
+      for (let i = 0; i < 5; i++)
+        expect(await loader.ensure(ref, { leaseHolder: 'w-e2e' })).toEqual({
+          path: cold.path,
+          cached: true,
+          via: 'index',
+        });
+      expect(await loaderHits()).toBe(hitsBefore);
+
+      // Released and evicted: the list no longer vouches, the loader is asked (and downloads).
+      await leases.releaseLease('shared', ref.model, ref.version, 'w-e2e');
+      expect(await loader.evict(ref)).toEqual({ evicted: true });
+      await leases.acquireLease('shared', ref.model, ref.version, 'w-e2e', 60_000);
+      expect(await loader.ensure(ref, { leaseHolder: 'w-e2e' })).toEqual({
+        path: cold.path,
+        cached: false,
+        via: 'loader',
+      });
+      expect(world.proxy.count('GET', '/weights.onnx')).toBe(2);
     });
 
     it('20 concurrent ensures of one cold version across both processes: one download, one path', async () => {
@@ -159,7 +201,7 @@ describe('model-loader processes (real Redis, Postgres, s3rver behind a counting
           ),
         ),
       );
-      expect(downloads.reduce((x, y) => x + y, 0)).toBe(2); // e2e-push and e2e-herd
+      expect(downloads.reduce((x, y) => x + y, 0)).toBe(4); // e2e-push, e2e-ready (twice: evicted in between), e2e-herd
     });
 
     it.each([

@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { s3Keys, serializeManifest } from '@strata/artifact-layout';
-import { ModelLoaderError } from '@strata/loader-client';
+import { RedisKeys } from '@strata/cache-keys';
+import { ModelLoaderError, ReadyVersions } from '@strata/loader-client';
 import { toModelLoaderError } from '../../src/artifacts/loader-errors';
 import {
   digestsOf,
@@ -298,6 +299,45 @@ describe('artifact cache (real s3rver, Postgres, Redis; the PaddleOCR classifier
       expect(err.code).toBe('DISK_FULL');
       expect(err.message).toMatch(/MODEL_DISK_CACHE_MAX_BYTES/);
       expect(world.proxy.count('GET', '/weights.onnx')).toBe(0);
+    });
+  });
+
+  describe('ready list (what a lease holder may read without the queue)', () => {
+    it('lists a verified version, clears and rebuilds the list at startup, unlists before evicting, re-lists on a hit', async () => {
+      const domain = 'ready-list';
+      const h = await harness({ domain });
+      const readyKey = new RedisKeys(world.redisPrefix).diskReady(domain);
+      const list = new ReadyVersions(h.redis, world.redisPrefix);
+      const pushed = await world.publish('ready-cls');
+      const ref = { model: 'ready-cls', version: pushed.version };
+      const member = `ready-cls/${pushed.version}`;
+      const lookup = () => list.lookupLeased(domain, ref.model, ref.version, 'w1');
+
+      const first = await h.cache.ensure(ref);
+      expect(await h.redis.hget(readyKey, member)).toBe(first.path);
+      expect(await lookup()).toBeNull(); // no lease yet
+      await h.leases.acquireLease(domain, ref.model, ref.version, 'w1', 60_000);
+      expect(await lookup()).toBe(first.path);
+
+      // A stale entry of a version that is no longer on disk is dropped by the startup check.
+      await h.redis.hset(readyKey, 'ready-cls/999', '/nowhere');
+      await h.reconcile();
+      expect(await h.redis.hgetall(readyKey)).toEqual({ [member]: first.path });
+
+      // Held: kept and listed. Released: unlisted, then removed.
+      expect(await h.cache.evict(ref)).toEqual({ evicted: false });
+      expect(await lookup()).toBe(first.path);
+      await h.leases.releaseLease(domain, ref.model, ref.version, 'w1');
+      expect(await h.cache.evict(ref)).toEqual({ evicted: true });
+      expect(await h.redis.hexists(readyKey, member)).toBe(0);
+      await h.leases.acquireLease(domain, ref.model, ref.version, 'w1', 60_000);
+      expect(await lookup()).toBeNull();
+
+      // Downloaded again, the list lost (Redis flushed): the loader's next hit lists it again.
+      await h.cache.ensure(ref);
+      await h.redis.del(readyKey);
+      expect(await h.cache.ensure(ref)).toEqual({ path: first.path, cached: true });
+      expect(await lookup()).toBe(first.path);
     });
   });
 

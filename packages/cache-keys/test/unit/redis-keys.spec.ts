@@ -41,6 +41,7 @@ const BUILDERS: Record<string, Builder> = {
   modelLoadLock: (k, a, b, n) => k.modelLoadLock(a, b, n),
   leases: (k, a, b, n) => k.leases(a, b, n),
   diskLru: (k, a) => k.diskLru(a),
+  diskReady: (k, a) => k.diskReady(a),
   recentInferences: (k, a, b) => k.recentInferences(a, b),
   recentErrors: (k, a, b) => k.recentErrors(a, b),
   recentWorkers: (k, a) => k.recentWorkers(a),
@@ -113,6 +114,7 @@ describe('RedisKeys', () => {
     expect(hashPart(keys.recentInferences('m', 'w1'))).toBe(hashPart(keys.recentWorkers('m')));
     expect(hashPart(keys.leases('local', 'm', 1))).toBe(hashPart(keys.diskLru('local')));
     expect(hashPart(keys.artifactLock('local', 'm', 1))).toBe(hashPart(keys.diskLru('local')));
+    expect(hashPart(keys.diskReady('local'))).toBe(hashPart(keys.diskLru('local')));
     // different identities spread over slots
     expect(hashPart(keys.prediction('a'))).not.toBe(hashPart(keys.prediction('b')));
   });

@@ -8,7 +8,11 @@ import {
 } from '@strata/testing';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { encodeLoaderFailure, ModelLoaderClient, ModelLoaderError } from '../../src';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { RedisKeys } from '@strata/cache-keys';
+import { encodeLoaderFailure, ModelLeases, ModelLoaderClient, ModelLoaderError } from '../../src';
 
 const failFast = (url: string) =>
   new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
@@ -76,10 +80,87 @@ describe('ModelLoaderClient (real Redis, a stand-in loader)', () => {
     await expect(client.ensure({ model: 'resnet', version: 3 })).resolves.toEqual({
       path: '/cache/models/resnet/3',
       cached: false,
+      via: 'loader',
     });
     await expect(client.evict({ model: 'resnet', version: 3 })).resolves.toEqual({ evicted: true });
     await expect(client.clear('resnet')).resolves.toEqual({ removed: 1 });
     await expect(client.clear()).resolves.toEqual({ removed: 7 });
+  });
+
+  describe("a warm ensure by a lease holder, from the loader's ready list", () => {
+    const keys = new RedisKeys(prefix);
+    let dir: string;
+    let leases: ModelLeases;
+    const list = (model: string, version: number, at: string) =>
+      producer.hset(keys.diskReady(domain), `${model}/${version}`, at);
+    const asked = (model: string, version: number) =>
+      seen.filter((s) => s === `ensure ${model}/${version}`).length;
+
+    beforeAll(async () => {
+      dir = await mkdtemp(path.join(tmpdir(), 'strata-ready-'));
+      leases = new ModelLeases(producer, prefix);
+    });
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('is answered without a job when the loader lists it and the lease is live; the use is recorded', async () => {
+      await list('warm', 1, dir);
+      await leases.acquireLease(domain, 'warm', 1, 'w1', 10_000);
+      const before = Date.now();
+      await expect(
+        client.ensure({ model: 'warm', version: 1 }, { leaseHolder: 'w1' }),
+      ).resolves.toEqual({ path: dir, cached: true, via: 'index' });
+      expect(asked('warm', 1)).toBe(0);
+      const lastUse = Number(await producer.zscore(keys.diskLru(domain), 'warm/1'));
+      expect(lastUse).toBeGreaterThanOrEqual(before - 5000);
+    });
+
+    it("asks the loader without a lease, with another worker's lease, or with an expired one", async () => {
+      await list('unleased', 1, dir);
+      await expect(client.ensure({ model: 'unleased', version: 1 })).resolves.toMatchObject({
+        via: 'loader',
+      });
+      await expect(
+        client.ensure({ model: 'unleased', version: 1 }, { leaseHolder: 'w1' }),
+      ).resolves.toMatchObject({ via: 'loader' });
+      await leases.acquireLease(domain, 'unleased', 1, 'w2', 10_000);
+      await expect(
+        client.ensure({ model: 'unleased', version: 1 }, { leaseHolder: 'w1' }),
+      ).resolves.toMatchObject({ via: 'loader' });
+      await leases.acquireLease(domain, 'unleased', 1, 'w1', 1);
+      await new Promise((r) => setTimeout(r, 20));
+      await expect(
+        client.ensure({ model: 'unleased', version: 1 }, { leaseHolder: 'w1' }),
+      ).resolves.toMatchObject({ via: 'loader' });
+      expect(asked('unleased', 1)).toBe(4);
+    });
+
+    it('asks the loader when the version is not listed, its lock is taken, or its directory is gone', async () => {
+      await leases.acquireLease(domain, 'unlisted', 1, 'w1', 10_000);
+      await expect(
+        client.ensure({ model: 'unlisted', version: 1 }, { leaseHolder: 'w1' }),
+      ).resolves.toEqual({ path: '/cache/models/unlisted/1', cached: false, via: 'loader' });
+
+      // An evictor (or a download) holds the version lock: the list cannot vouch right now.
+      await list('locked', 1, dir);
+      await leases.acquireLease(domain, 'locked', 1, 'w1', 10_000);
+      await producer.set(keys.artifactLock(domain, 'locked', 1), 'evictor', 'PX', 10_000);
+      await expect(
+        client.ensure({ model: 'locked', version: 1 }, { leaseHolder: 'w1' }),
+      ).resolves.toMatchObject({ via: 'loader' });
+      await producer.del(keys.artifactLock(domain, 'locked', 1));
+      await expect(
+        client.ensure({ model: 'locked', version: 1 }, { leaseHolder: 'w1' }),
+      ).resolves.toMatchObject({ via: 'index' });
+
+      await list('gone', 1, path.join(dir, 'no-such-version'));
+      await leases.acquireLease(domain, 'gone', 1, 'w1', 10_000);
+      await expect(
+        client.ensure({ model: 'gone', version: 1 }, { leaseHolder: 'w1' }),
+      ).resolves.toEqual({ path: '/cache/models/gone/1', cached: false, via: 'loader' });
+      expect([asked('unlisted', 1), asked('locked', 1), asked('gone', 1)]).toEqual([1, 1, 1]);
+    });
   });
 
   it('passes the loader error code and message through intact', async () => {
