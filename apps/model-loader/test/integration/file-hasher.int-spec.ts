@@ -1,7 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { FileHasher } from '../../src/artifacts/file-hasher.adapter';
+import {
+  choosePlacement,
+  FileHasher,
+  measureSha256BytesPerSecond,
+} from '../../src/artifacts/file-hasher.adapter';
 import { tempDir } from '../support/fixtures';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -11,12 +15,13 @@ async function writeInPieces(
   file: string,
   data: Buffer,
   pieces: number,
-  job: { written(bytes: number): void },
+  job: { update(chunk: Buffer): void; written(bytes: number): void },
 ): Promise<void> {
   const fh = await fs.open(file, 'wx');
   try {
     const step = Math.ceil(data.length / pieces);
     for (let at = 0; at < data.length; at += step) {
+      job.update(data.subarray(at, at + step));
       await fh.write(data.subarray(at, at + step));
       job.written(Math.min(at + step, data.length));
     }
@@ -31,7 +36,7 @@ describe('FileHasher (a worker thread reading behind the writer, real files)', (
 
   beforeEach(async () => {
     dir = await tempDir('hasher');
-    hasher = new FileHasher();
+    hasher = new FileHasher('worker');
   });
   afterEach(async () => {
     await hasher.close();
@@ -93,5 +98,51 @@ describe('FileHasher (a worker thread reading behind the writer, real files)', (
     await expect(pending).rejects.toThrow(/closed/);
     await closing;
     expect(() => hasher.start(file)).toThrow(/closed/);
+  });
+});
+
+describe('FileHasher inline (each chunk hashed as it passes)', () => {
+  let dir: string;
+  let hasher: FileHasher;
+
+  beforeEach(async () => {
+    dir = await tempDir('hasher-inline');
+    hasher = new FileHasher('inline');
+  });
+  afterEach(async () => {
+    await hasher.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('gives the sha256 of files written in pieces, several at once', async () => {
+    const files = [0, 1, 5 * 1024 * 1024 + 17].map((n) => randomBytes(n));
+    const digests = await Promise.all(
+      files.map(async (data, i) => {
+        const file = path.join(dir, `f${i}`);
+        const job = hasher.start(file);
+        await writeInPieces(file, data, 7, job);
+        return job.digest(data.length);
+      }),
+    );
+    expect(digests).toEqual(files.map(sha));
+  });
+
+  it('refuses a size that is not what passed; an aborted job gives no digest; closed starts none', async () => {
+    const job = hasher.start(path.join(dir, 'x'));
+    job.update(Buffer.from('abc'));
+    await expect(job.digest(4)).rejects.toThrow(/3 bytes passed, the file has 4/);
+    const aborted = hasher.start(path.join(dir, 'y'));
+    aborted.update(Buffer.from('abc'));
+    aborted.abort();
+    await expect(aborted.digest(3)).rejects.toThrow(/over/);
+    await hasher.close();
+    expect(() => hasher.start(path.join(dir, 'z'))).toThrow(/closed/);
+  });
+
+  it('auto picks inline for a CPU hashing at 1 GB/s or more, the worker below', () => {
+    expect(choosePlacement(1.8e9)).toBe('inline');
+    expect(choosePlacement(0.4e9)).toBe('worker');
+    expect(measureSha256BytesPerSecond()).toBeGreaterThan(1e6);
+    expect(['inline', 'worker']).toContain(new FileHasher().placement);
   });
 });
