@@ -30,31 +30,40 @@ async function writeInPieces(
   }
 }
 
-describe('FileHasher (a worker thread reading behind the writer, real files)', () => {
+describe('FileHasher (real files)', () => {
   let dir: string;
+  /** The worker thread reading behind the writer. */
   let hasher: FileHasher;
+  /** Each chunk hashed as it passes. */
+  let inline: FileHasher;
 
   beforeEach(async () => {
     dir = await tempDir('hasher');
     hasher = new FileHasher('worker');
+    inline = new FileHasher('inline');
   });
   afterEach(async () => {
     await hasher.close();
+    await inline.close();
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  it('gives the sha256 of files written in pieces, several at once', async () => {
-    const files = [0, 1, 5 * 1024 * 1024 + 17, 3 * 1024 * 1024].map((n) => randomBytes(n));
-    const digests = await Promise.all(
-      files.map(async (data, i) => {
-        const file = path.join(dir, `f${i}`);
-        const job = hasher.start(file);
-        await writeInPieces(file, data, 7, job);
-        return job.digest(data.length);
-      }),
-    );
-    expect(digests).toEqual(files.map(sha));
-  });
+  it.each(['worker', 'inline'] as const)(
+    '%s: gives the sha256 of files written in pieces, several at once',
+    async (placement) => {
+      const using = placement === 'worker' ? hasher : inline;
+      const files = [0, 1, 5 * 1024 * 1024 + 17, 3 * 1024 * 1024].map((n) => randomBytes(n));
+      const digests = await Promise.all(
+        files.map(async (data, i) => {
+          const file = path.join(dir, `f${i}`);
+          const job = using.start(file);
+          await writeInPieces(file, data, 7, job);
+          return job.digest(data.length);
+        }),
+      );
+      expect(digests).toEqual(files.map(sha));
+    },
+  );
 
   it('hashes the bytes on disk: a change behind the writer shows in the digest', async () => {
     const file = path.join(dir, 'f');
@@ -99,44 +108,17 @@ describe('FileHasher (a worker thread reading behind the writer, real files)', (
     await closing;
     expect(() => hasher.start(file)).toThrow(/closed/);
   });
-});
 
-describe('FileHasher inline (each chunk hashed as it passes)', () => {
-  let dir: string;
-  let hasher: FileHasher;
-
-  beforeEach(async () => {
-    dir = await tempDir('hasher-inline');
-    hasher = new FileHasher('inline');
-  });
-  afterEach(async () => {
-    await hasher.close();
-    await fs.rm(dir, { recursive: true, force: true });
-  });
-
-  it('gives the sha256 of files written in pieces, several at once', async () => {
-    const files = [0, 1, 5 * 1024 * 1024 + 17].map((n) => randomBytes(n));
-    const digests = await Promise.all(
-      files.map(async (data, i) => {
-        const file = path.join(dir, `f${i}`);
-        const job = hasher.start(file);
-        await writeInPieces(file, data, 7, job);
-        return job.digest(data.length);
-      }),
-    );
-    expect(digests).toEqual(files.map(sha));
-  });
-
-  it('refuses a size that is not what passed; an aborted job gives no digest; closed starts none', async () => {
-    const job = hasher.start(path.join(dir, 'x'));
+  it('inline: refuses a size that is not what passed; an aborted job gives no digest; closed starts none', async () => {
+    const job = inline.start(path.join(dir, 'x'));
     job.update(Buffer.from('abc'));
     await expect(job.digest(4)).rejects.toThrow(/3 bytes passed, the file has 4/);
-    const aborted = hasher.start(path.join(dir, 'y'));
+    const aborted = inline.start(path.join(dir, 'y'));
     aborted.update(Buffer.from('abc'));
     aborted.abort();
     await expect(aborted.digest(3)).rejects.toThrow(/over/);
-    await hasher.close();
-    expect(() => hasher.start(path.join(dir, 'z'))).toThrow(/closed/);
+    await inline.close();
+    expect(() => inline.start(path.join(dir, 'z'))).toThrow(/closed/);
   });
 
   it('auto picks inline for a CPU hashing at 1 GB/s or more, the worker below', () => {
