@@ -107,7 +107,12 @@ async function directThroughput(session, inputs, batch, ms) {
 async function main() {
   const quiet = await waitForQuiet({ maxSeconds: QUIET_WAIT });
   const started = Date.now();
-  const stack = new InferStack({ label: 'silero' });
+  const stack = new InferStack({
+    label: 'silero',
+    // 64 fixed bodies sent over and over: with the prediction cache on, every request after the
+    // first round is a cache hit and no batch ever runs (bench/cache-hit.mjs measures hits).
+    gateway: { DISABLE_INFERENCE_CACHE: 'true' },
+  });
   const client = httpClient(CLIENTS);
   let session;
   try {
@@ -239,6 +244,11 @@ async function main() {
       const secs = rounds.reduce((s, x) => s + x.elapsed, 0);
       const runs = rounds.reduce((s, x) => s + x.runs, 0);
       const items = rounds.reduce((s, x) => s + x.items, 0);
+      // Answers without ONNX Runtime runs would measure something else (e.g. cached answers).
+      if (runs === 0 || items < ok)
+        throw new Error(
+          `batching ${mode}: the worker ran ${items} items in ${runs} runs for ${ok} answers`,
+        );
       const cpu = {};
       for (const x of rounds)
         for (const [k, v] of Object.entries(x.cpu)) cpu[k] = (cpu[k] ?? 0) + v;
