@@ -19,6 +19,7 @@ export {
   isInferErrorCode,
   type InferErrorCode,
 } from './job-error';
+export { parseInferAnswer, serializeInferAnswer, type InferAnswer } from './infer-answers';
 export {
   WORKER_COMMAND_TYPES,
   parseJsonRecord,

@@ -1,10 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { decodeJobFailure, type JobData, type JobName, type JobResult } from '@strata/cache-keys';
+import {
+  decodeJobFailure,
+  parseInferAnswer,
+  type JobData,
+  type JobName,
+  type JobResult,
+} from '@strata/cache-keys';
 import type { Queue } from 'bullmq';
 import { isClusterClient, type RedisClient } from '@strata/service-kit';
 import type { Logger } from 'pino';
 import { GatewayTimeoutError, UnavailableError, messageOf } from '../http/http-errors';
-import { decodeInferAnswer } from './infer-answer';
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -142,7 +147,7 @@ export class InferQueue {
 
   private onAnswer(message: string): void {
     if (this.pending.size === 0) return;
-    const answer = decodeInferAnswer(message);
+    const answer = parseInferAnswer(message);
     if (!answer || !this.pending.has(answer.id)) return;
     if ('r' in answer) this.settle(answer.id, true, answer.r);
     else if (typeof answer.e === 'string') this.settle(answer.id, false, answer.e);

@@ -4,6 +4,7 @@ import {
   RedisKeys,
   bullPrefix,
   encodeJobFailure,
+  serializeInferAnswer,
   type InferJobData,
 } from '@strata/cache-keys';
 import {
@@ -117,12 +118,18 @@ describe('infer answers: reply channel, state poll, timeout (real Redis)', () =>
     worker.on('completed', (job: Job<InferJobData>, result: unknown) => {
       const mode = job.data.model as Mode;
       if (mode === 'silent') return;
-      const message = mode === 'big' ? { id: job.id } : { id: job.id, r: result };
-      void publisher.publish(replyOf(job), JSON.stringify(message));
+      const id = job.id as string;
+      void publisher.publish(
+        replyOf(job),
+        serializeInferAnswer(mode === 'big' ? { id } : { id, r: result }),
+      );
     });
     worker.on('failed', (job: Job<InferJobData> | undefined) => {
       if (!job?.finishedOn || job.data.model === 'silent-fail') return;
-      void publisher.publish(replyOf(job), JSON.stringify({ id: job.id, e: job.failedReason }));
+      void publisher.publish(
+        replyOf(job),
+        serializeInferAnswer({ id: job.id as string, e: job.failedReason }),
+      );
     });
     await worker.waitUntilReady();
   });
@@ -214,7 +221,7 @@ describe('infer answers: reply channel, state poll, timeout (real Redis)', () =>
       expect((err as GatewayError).status).toBe(504);
       await waitFor(() => abandoned === 1, { what: 'the job to be removed' });
       expect(await queue.getJob('late-1')).toBeUndefined();
-      await publisher.publish(replyTo, JSON.stringify({ id: 'late-1', r: { late: true } }));
+      await publisher.publish(replyTo, serializeInferAnswer({ id: 'late-1', r: { late: true } }));
       expect(infer.inFlight).toBe(0);
     } finally {
       await deleteRedisPrefix(idle);
@@ -273,7 +280,10 @@ describe('infer answers on Redis Cluster', () => {
     );
     worker.on('completed', (job: Job<InferJobData>, result: unknown) => {
       if (job.data.model === 'silent') return;
-      void publisher.publish(job.data.replyTo as string, JSON.stringify({ id: job.id, r: result }));
+      void publisher.publish(
+        job.data.replyTo as string,
+        serializeInferAnswer({ id: job.id as string, r: result }),
+      );
     });
     await worker.waitUntilReady();
     const connection = await client('producer', 'infer-queue');

@@ -2,6 +2,7 @@ import {
   QUEUE,
   bullPrefix,
   encodeJobFailure,
+  serializeInferAnswer,
   type InferErrorCode,
   type InferJobData,
   type InferJobResult,
@@ -83,10 +84,12 @@ export async function startFakeWorker(prefix: string, initial: InferHandler): Pr
   // Answers as the inference-worker gives them (its InferAnswerPublisher): on the reply channel
   // the job names, once BullMQ has recorded the outcome; without them every answer would wait
   // for the gateway's poll of job states.
-  const reply = (job: Job | undefined, message: object) => {
+  const reply = (job: Job | undefined, message: { r: unknown } | { e: string }) => {
     const replyTo = (job?.data as { replyTo?: unknown } | undefined)?.replyTo;
-    if (typeof replyTo === 'string')
-      blobs.publish(replyTo, JSON.stringify({ id: job?.id, ...message })).catch(() => undefined);
+    if (typeof replyTo === 'string' && job?.id !== undefined)
+      blobs
+        .publish(replyTo, serializeInferAnswer({ id: job.id, ...message }))
+        .catch(() => undefined);
   };
   worker.on('completed', (job, result) => reply(job, { r: result }));
   worker.on('failed', (job, err) => {

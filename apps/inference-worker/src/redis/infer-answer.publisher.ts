@@ -1,4 +1,4 @@
-import type { RedisKeys } from '@strata/cache-keys';
+import { serializeInferAnswer, type RedisKeys } from '@strata/cache-keys';
 import type { RedisClient } from '@strata/service-kit';
 
 /** Results larger than this (as JSON) are not sent in the message: the gateway reads the job. */
@@ -16,7 +16,7 @@ export interface FinishedJob {
  * carries the result (`r`) when it is small, the failure as recorded (`e`), or only the job id
  * (the gateway then reads the result from the job). Best effort: a lost message (Redis away, the
  * gateway's subscriber reconnecting) is recovered by the gateway reading the job's state. The
- * format is the gateway's `InferAnswer` (apps/gateway/src/inference/infer-answer.ts).
+ * format is `InferAnswer` of @strata/cache-keys.
  */
 export class InferAnswerPublisher {
   constructor(
@@ -30,14 +30,14 @@ export class InferAnswerPublisher {
     const channel = this.channelOf(job);
     if (channel === undefined) return;
     const id = job.id as string;
-    const full = JSON.stringify({ id, r: result });
-    this.publish(channel, full.length <= this.maxChars ? full : JSON.stringify({ id }));
+    const full = serializeInferAnswer({ id, r: result });
+    this.publish(channel, full.length <= this.maxChars ? full : serializeInferAnswer({ id }));
   }
 
   failed(job: FinishedJob, failedReason: string): void {
     const channel = this.channelOf(job);
     if (channel !== undefined)
-      this.publish(channel, JSON.stringify({ id: job.id, e: failedReason }));
+      this.publish(channel, serializeInferAnswer({ id: job.id as string, e: failedReason }));
   }
 
   private channelOf(job: FinishedJob): string | undefined {

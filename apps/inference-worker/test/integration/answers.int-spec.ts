@@ -47,17 +47,19 @@ describe("infer answers: the worker tells the job's gateway once the outcome is 
     await source?.remove();
   });
 
+  /** A `run` job of the classifier; `extra` adds to (or, with `replyTo`, replaces) its data. */
+  const run = (inputs: ReturnType<typeof clsInput>, extra: object = { replyTo }, opts = {}) =>
+    worker.producer.add(
+      'run',
+      { model: 'cls', version: 1, inputs, deadline: Date.now() + 60_000, ...extra },
+      opts,
+    );
+
   const heardFor = (id: string) =>
     waitFor(() => heard.find((h) => h.message.id === id), { what: `the answer of ${id}` });
 
   it('publishes the result on the reply channel after BullMQ recorded it on the job', async () => {
-    const job = await worker.producer.add('run', {
-      model: 'cls',
-      version: 1,
-      inputs: clsInput(1),
-      deadline: Date.now() + 60_000,
-      replyTo,
-    });
+    const job = await run(clsInput(1));
     const result = await job.waitUntilFinished(worker.events, 60_000);
     const { message, finishedOn } = await heardFor(job.id as string);
     expect(message).toEqual({ id: job.id, r: result });
@@ -65,15 +67,9 @@ describe("infer answers: the worker tells the job's gateway once the outcome is 
   });
 
   it('publishes a final failure as recorded (code kept), once', async () => {
-    const job = await worker.producer.add(
-      'run',
-      {
-        model: 'cls',
-        version: 1,
-        inputs: [f32Tensor('x', [1, 3, 48], randomF32(3 * 48, 2))],
-        deadline: Date.now() + 60_000,
-        replyTo,
-      },
+    const job = await run(
+      [f32Tensor('x', [1, 3, 48], randomF32(3 * 48, 2))],
+      { replyTo },
       { attempts: 3, backoff: 10 },
     );
     await job.waitUntilFinished(worker.events, 60_000).catch(() => undefined);
@@ -93,23 +89,11 @@ describe("infer answers: the worker tells the job's gateway once the outcome is 
     await other.subscribe(foreign);
     try {
       for (const extra of [{}, { replyTo: foreign }]) {
-        const job = await worker.producer.add('run', {
-          model: 'cls',
-          version: 1,
-          inputs: clsInput(3),
-          deadline: Date.now() + 60_000,
-          ...extra,
-        });
+        const job = await run(clsInput(3), extra);
         await job.waitUntilFinished(worker.events, 60_000);
       }
       // A job with an answer afterwards: everything published before it has arrived by then.
-      const last = await worker.producer.add('run', {
-        model: 'cls',
-        version: 1,
-        inputs: clsInput(4),
-        deadline: Date.now() + 60_000,
-        replyTo,
-      });
+      const last = await run(clsInput(4));
       await heardFor(last.id as string);
       expect(heard.slice(before).map((h) => h.message.id)).toEqual([last.id]);
       expect(foreignHeard).toEqual([]);

@@ -174,6 +174,10 @@ describe('ModelLoaderClient (real Redis, a stand-in loader)', () => {
       code: 'INVALID_NAME',
       message: 'Invalid model name "bad..name"',
     });
+    // With a lease holder too: a name no key can hold goes to the loader, which refuses it.
+    await expect(
+      client.ensure({ model: 'bad..name', version: 1 }, { leaseHolder: 'w1' }),
+    ).rejects.toMatchObject({ code: 'INVALID_NAME' });
     await expect(client.ensure({ model: 'crash', version: 1 })).rejects.toMatchObject({
       code: 'INTERNAL',
       message: 'plain failure',
