@@ -1,4 +1,4 @@
-import './array-buffer-sweeping.setup';
+import './v8-heap.setup';
 import 'reflect-metadata';
 import { bootstrapService } from '@strata/service-kit';
 import { AppModule } from './app.module';
