@@ -19,6 +19,7 @@ export {
   type AliasRecord,
   type ModelRecord,
   type ResolvedVersion,
+  type VersionArtifact,
   type VersionDetails,
   type VersionMetadata,
   type VersionRecord,

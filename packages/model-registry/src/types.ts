@@ -59,6 +59,15 @@ export interface ResolvedVersion extends VersionRecord {
   via: { kind: 'version' } | { kind: 'alias'; alias: string };
 }
 
+/**
+ * Where the files of a ready, undeleted version are and what they must prove: what the
+ * model-loader needs to download it ({@link ModelRegistryRepository.resolveArtifact}).
+ */
+export type VersionArtifact = Pick<
+  VersionRecord,
+  'model' | 'version' | 'storagePrefix' | 'manifestDigest' | 'sizeBytes' | 'originUrl'
+>;
+
 /** Set when a version is created (the number is allocated first, then these are computed). */
 export interface VersionDetails {
   storagePrefix: string;

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ARTIFACT_FILES, validateModelName, validateVersion } from '@strata/artifact-layout';
 import type { ClearResult, EnsureResult } from '@strata/cache-keys';
 import { STRATA_LOGGER } from '@strata/service-kit';
+import type { VersionArtifact } from '@strata/model-registry';
 import type { Logger } from 'pino';
 import { LOADER_SETTINGS, versionKey, type LoaderSettings } from '../loader.settings';
 import { ArtifactSourceFactory } from './artifact-source.factory';
@@ -130,7 +131,7 @@ export class ArtifactCacheService {
     const path = this.disk.versionPath(model, version);
     const present = () => this.disk.isPresent(model, version);
     // Looked up while the lock is awaited: a cold ensure pays one round trip less.
-    const record = this.registry.resolve(model, version);
+    const record = this.registry.resolveArtifact(model, version);
     record.catch(() => undefined);
     const got = await this.locks.acquire(model, version, present);
     if ('done' in got) {
@@ -180,7 +181,7 @@ export class ArtifactCacheService {
   private async download(
     model: string,
     version: number,
-    record: Awaited<ReturnType<RegistryReader['resolve']>>,
+    record: VersionArtifact,
     lock: VersionLock,
   ): Promise<Downloaded> {
     const began = performance.now();

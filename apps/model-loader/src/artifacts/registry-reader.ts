@@ -1,6 +1,6 @@
 import type { ModelRegistryRepository } from '@strata/model-registry';
 
-/** What the loader needs from the registry: a ready, undeleted version (NotFoundError otherwise). */
-export type RegistryReader = Pick<ModelRegistryRepository, 'resolve'>;
+/** What the loader needs from the registry: where a ready, undeleted version's files are. */
+export type RegistryReader = Pick<ModelRegistryRepository, 'resolveArtifact'>;
 
 export const REGISTRY_READER = Symbol('REGISTRY_READER');

@@ -152,6 +152,46 @@ describe('ModelRegistryRepository (Postgres)', () => {
     ).rejects.toThrow(VersionExistsError);
   });
 
+  it('resolveArtifact: where a ready version is, in one query; fails like resolve', async () => {
+    await publish('art');
+    await publish('art');
+    await expect(repo.resolveArtifact('art', 2)).resolves.toEqual({
+      model: 'art',
+      version: 2,
+      storagePrefix: 'models/art/2/',
+      manifestDigest: '2'.repeat(64),
+      sizeBytes: 1002,
+      originUrl: null,
+    });
+    // Another model's version 2 is not this one's.
+    await publish('art-other');
+    await publish('art-other');
+    expect((await repo.resolveArtifact('art-other', 2)).storagePrefix).toBe('models/art-other/2/');
+
+    const unknownModel = await repo.resolveArtifact('nope', 1).catch((e: unknown) => e);
+    expect(unknownModel).toBeInstanceOf(ModelNotFoundError);
+    const missing = await repo.resolveArtifact('art', 9).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(VersionNotFoundError);
+    expect((missing as Error).message).toBe('Unknown version 9 of model "art"');
+
+    const uploading = await repo.createVersion({
+      model: 'art',
+      taskType: 't',
+      prepare: details('art'),
+    });
+    await expect(repo.resolveArtifact('art', uploading.version)).rejects.toThrow(
+      'Version 3 of model "art" is not ready (status uploading)',
+    );
+    await repo.markFailed('art', 3);
+    await expect(repo.resolveArtifact('art', 3)).rejects.toThrow(/status failed/);
+    await repo.deleteVersion('art', 1);
+    await expect(repo.resolveArtifact('art', 1)).rejects.toThrow(
+      'Version 1 of model "art" was deleted',
+    );
+    await expect(repo.resolveArtifact('../x', 1)).rejects.toThrow(/Invalid model name/);
+    await expect(repo.resolveArtifact('art', 0)).rejects.toThrow(/Invalid version/);
+  });
+
   it('aliases: set explicitly to ready versions only; latest cannot be set', async () => {
     await publish('al');
     await publish('al');
