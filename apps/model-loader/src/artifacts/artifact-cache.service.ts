@@ -153,11 +153,9 @@ export class ArtifactCacheService {
         };
       }
       // One connection, sent in this order: the touch lands before an evictor can take the lock.
-      await Promise.all([
-        this.touchQuietly(model, version),
-        lock.release(),
-        done && this.eviction.refreshUsage().catch(() => undefined),
-      ]);
+      await Promise.all([this.touchQuietly(model, version), lock.release()]);
+      // The gauge can follow the answer (it lists the whole cache directory).
+      if (done) void this.eviction.refreshUsage().catch(() => undefined);
     } finally {
       await lock.release();
     }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import {
   acquireFileLock,
   ARTIFACT_FILES,
@@ -21,8 +21,10 @@ import {
   type Manifest,
   type Staging,
 } from '@strata/artifact-layout';
+import { STRATA_LOGGER } from '@strata/service-kit';
+import type { Logger } from 'pino';
 import { LOADER_SETTINGS, type LoaderSettings } from '../loader.settings';
-import { errnoCode } from './loader-errors';
+import { errnoCode, messageOf } from './loader-errors';
 
 /**
  * Written into each staging directory while a download fills it, so startup reconciliation (of
@@ -87,7 +89,10 @@ const HOST = hostname();
 export class DiskCacheRepository {
   private domainQueue: Promise<unknown> = Promise.resolve();
 
-  constructor(@Inject(LOADER_SETTINGS) private readonly settings: LoaderSettings) {}
+  constructor(
+    @Inject(LOADER_SETTINGS) private readonly settings: LoaderSettings,
+    @Optional() @Inject(STRATA_LOGGER) private readonly logger?: Logger,
+  ) {}
 
   get cacheDir(): string {
     return this.settings.cacheDir;
@@ -237,16 +242,25 @@ export class DiskCacheRepository {
    * one of them polls the lock file.
    */
   withDomainLock<T>(fn: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+    let settle!: { resolve: (value: T) => void; reject: (err: unknown) => void };
+    const result = new Promise<T>((resolve, reject) => (settle = { resolve, reject }));
     const run = async () => {
       const lock = await acquireFileLock(domainLockPath(this.cacheDir), { timeoutMs });
       try {
-        return await fn();
-      } finally {
-        await lock.release();
+        settle.resolve(await fn());
+      } catch (err) {
+        settle.reject(err);
       }
+      // The caller goes on while the lock file is removed (1-5 ms on a busy loader, on the path
+      // of every cold ensure); the next caller in this process waits for it, others poll.
+      await lock.release();
     };
-    const result = this.domainQueue.then(run, run);
-    this.domainQueue = result.catch(() => undefined);
+    this.domainQueue = this.domainQueue.then(run).catch((err: unknown) => {
+      // Before fn ran: the caller's error. After: a failed release, which the lock's staleness
+      // rules clean up; the caller already has its answer.
+      settle.reject(err);
+      this.logger?.warn({ err }, `releasing the disk cache lock: ${messageOf(err)}`);
+    });
     return result;
   }
 }

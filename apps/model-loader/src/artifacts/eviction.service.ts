@@ -32,6 +32,8 @@ interface Freed {
 @Injectable()
 export class EvictionService {
   private readonly pinned: ReadonlySet<string>;
+  private usageStarted = 0;
+  private usageShown = 0;
 
   constructor(
     private readonly disk: DiskCacheRepository,
@@ -143,10 +145,17 @@ export class EvictionService {
     }
   }
 
-  /** Recomputes the disk usage gauge from the disk. Returns the committed bytes. */
+  /**
+   * Recomputes the disk usage gauge from the disk. Returns the committed bytes. Calls may
+   * overlap (a cold ensure does not wait for its own): the listing started last sets the gauge.
+   */
   async refreshUsage(): Promise<number> {
+    const seq = ++this.usageStarted;
     const used = sumBytes(await this.disk.listVersions());
-    this.metrics.diskUsed.set(used);
+    if (seq > this.usageShown) {
+      this.usageShown = seq;
+      this.metrics.diskUsed.set(used);
+    }
     return used;
   }
 

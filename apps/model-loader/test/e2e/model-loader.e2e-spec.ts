@@ -322,6 +322,14 @@ describe('model-loader processes (real Redis, Postgres, s3rver behind a counting
       'strata_artifact_lock_wait_seconds_bucket',
     ])
       expect(metrics).toContain(name);
-    expect(metricValue(metrics, 'strata_artifact_disk_used_bytes')).toBe(pushed.sizeBytes);
+    // The gauge follows the pinned version's download, which readiness waited for.
+    await waitFor(
+      async () =>
+        metricValue(
+          (await httpGet(`${svc.url}/metrics`)).text,
+          'strata_artifact_disk_used_bytes',
+        ) === pushed.sizeBytes,
+      { what: 'the disk usage gauge' },
+    );
   });
 });

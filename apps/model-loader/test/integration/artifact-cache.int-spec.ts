@@ -13,6 +13,7 @@ import {
   tempDir,
   type World,
 } from '../support/fixtures';
+import { waitFor } from '@strata/testing';
 import { createHarness, type Harness } from '../support/harness';
 
 /** What a job handler would send back: the typed loader error. */
@@ -80,7 +81,11 @@ describe('artifact cache (real s3rver, Postgres, Redis; the PaddleOCR classifier
     expect(
       await h.metric('strata_artifact_download_bytes_total', { source: 's3' }),
     ).toBeGreaterThan(500_000);
-    expect(await h.metric('strata_artifact_disk_used_bytes')).toBe(pushed.sizeBytes);
+    // The gauge follows the answer.
+    await waitFor(
+      async () => (await h.metric('strata_artifact_disk_used_bytes')) === pushed.sizeBytes,
+      { what: 'the disk usage gauge' },
+    );
     expect(await listTree(path.join(h.settings.cacheDir, '.staging'))).toEqual([]);
   });
 
@@ -266,7 +271,9 @@ describe('artifact cache (real s3rver, Postgres, Redis; the PaddleOCR classifier
       await h.leases.releaseLease(h.settings.domain, 'big-cap', v[1], 'worker-a');
       await h.cache.ensure({ model: 'big-cap', version: v[2] });
       expect(await h.disk.isPresent('big-cap', v[1])).toBe(false);
-      expect(await h.metric('strata_artifact_disk_used_bytes')).toBe(MB);
+      await waitFor(async () => (await h.metric('strata_artifact_disk_used_bytes')) === MB, {
+        what: 'the disk usage gauge',
+      });
       expect(await h.metric('strata_artifact_disk_cap_bytes')).toBe(Math.floor(1.5 * MB));
     });
 
