@@ -16,6 +16,7 @@
 //
 //   pnpm turbo build --filter @strata/model-loader
 //   node --openssl-legacy-provider bench/artifact-ensure.mjs [--mb 50] [--cold 9] [--warm 2000] [--quiet-wait 300]
+//     [--loader-b apps/model-loader/<dir>/dist]  (A/B: another build of the loader, see LOADER_B)
 //
 // Needs Redis on 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432 (STRATA_TEST_* override them).
 // Waits (up to --quiet-wait seconds, 0 = not at all) for the machine to be quiet before timing,
@@ -32,11 +33,12 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 
-// The loader runs with this V8 setting (apps/model-loader/src/array-buffer-sweeping.setup.ts: it
-// keeps the 64 KiB socket buffers of a download from triggering mark-compacts on busy cores).
-// This process (s3rver and the in-process raw copy) and the raw child get it too, so the
-// baselines are not slowed by the GC behaviour the loader avoids.
-setFlagsFromString('--no-concurrent-array-buffer-sweeping');
+// The loader runs with these V8 settings (apps/model-loader/src/v8-heap.setup.ts: they keep the
+// 64 KiB socket buffers of a download from setting off mark-compacts). This process (the
+// in-process raw copy), the raw child (this script again) and the s3rver process get them too,
+// so the baselines are not slowed by the GC behaviour the loader avoids.
+const V8_HEAP_FLAGS = ['--heap-growing-percent=100', '--no-concurrent-array-buffer-sweeping'];
+for (const flag of V8_HEAP_FLAGS) setFlagsFromString(flag);
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // Resolve the workspace packages (built dist) and third-party modules the way the loader does.
@@ -70,6 +72,14 @@ const BUCKET = 'strata-bench';
 // a GetObject from that same process never crossed a process boundary and set a baseline no
 // separate service can match (`--s3-in-process` keeps the old arrangement for comparison).
 const S3_IN_PROCESS = process.argv.includes('--s3-in-process');
+// `--loader-b DIR`: a second model-loader built elsewhere (its `dist/`, placed inside
+// apps/model-loader so it resolves the same node_modules) runs next to the current one, on a
+// cache domain and directory of its own; its cold ensures alternate with the current one's, so
+// two builds are compared under the same noise (`loaderB` in the output, paired per round).
+const LOADER_B = (() => {
+  const i = process.argv.indexOf('--loader-b');
+  return i > 0 ? path.resolve(process.argv[i + 1]) : undefined;
+})();
 const PREFIX = 'bench';
 
 const median = (xs) => quantile(xs, 0.5);
@@ -128,6 +138,8 @@ async function main() {
   const prefix = testing.testRedisPrefix('bench');
   const cacheDir = path.join(work, 'cache');
   let loader;
+  let loaderB;
+  let clientB;
   let rawChild;
   const conns = [];
   let client;
@@ -183,6 +195,30 @@ async function main() {
       domain: 'bench',
     });
     await client.ready();
+    if (LOADER_B) {
+      const envB = {
+        ...env,
+        // A free port of its own (serviceEnv picks one).
+        MODEL_LOADER_PORT: (await testing.serviceEnv()).MODEL_LOADER_PORT,
+        CACHE_DOMAIN: 'bench-b',
+        MODEL_CACHE_DIR: `${cacheDir}-b`,
+      };
+      loaderB = testing.spawnProcess({
+        name: 'model-loader (b)',
+        script: path.join(LOADER_B, 'main.js'),
+        env: envB,
+        port: Number(envB.MODEL_LOADER_PORT),
+      });
+      await loaderB.waitForReady();
+      clientB = new ModelLoaderClient({
+        connection: conns[0],
+        eventsConnection: conns[1],
+        keyPrefix: prefix,
+        domain: 'bench-b',
+      });
+      await clientB.ready();
+      await clientB.ensure({ model, version }, { timeoutMs: 120_000 });
+    }
 
     rawChild = startRawChild(s3.endpoint);
     // Warm-up (connections, JIT, page cache of s3rver's file) before anything is timed.
@@ -196,6 +232,7 @@ async function main() {
       cpuMsOf(process.pid) +
       cpuMsOf(loader.pid) +
       cpuMsOf(rawChild.pid) +
+      (loaderB ? cpuMsOf(loaderB.pid) : 0) +
       (s3.pid === undefined ? 0 : cpuMsOf(s3.pid));
     const own0 = ownCpu();
     const timed0 = performance.now();
@@ -204,7 +241,24 @@ async function main() {
     const rawOwnProcess = [];
     const cold = [];
     const coldCpu = [];
+    const coldB = [];
+    const coldCpuB = [];
     for (let i = 0; i < COLD_RUNS; i++) {
+      let afterRound;
+      if (clientB) {
+        // B first on even rounds, second on odd ones: neither always follows the raw copies.
+        const runB = async () => {
+          await clientB.clear(model);
+          const c0 = cpuMsOf(loaderB.pid);
+          const t0 = performance.now();
+          const gotB = await clientB.ensure({ model, version }, { timeoutMs: 120_000 });
+          coldB.push(performance.now() - t0);
+          coldCpuB.push(cpuMsOf(loaderB.pid) - c0);
+          if (gotB.cached) throw new Error('expected a cold ensure (b)');
+        };
+        if (i % 2 === 0) await runB();
+        else afterRound = runB;
+      }
       // Alternate so drift on a noisy machine hits both alike.
       await client.clear(model);
       const cpu0 = cpuMsOf(loader.pid);
@@ -227,6 +281,7 @@ async function main() {
       await rawChild.get(keys.weights, path.join(work, `raw-child-${i}`));
       rawOwnProcess.push(performance.now() - t);
       await fs.rm(path.join(work, `raw-child-${i}`));
+      await afterRound?.();
     }
     const timedMs = performance.now() - timed0;
     const foreignCores = (machineBusyMs() - busy0 - (ownCpu() - own0)) / timedMs;
@@ -299,6 +354,19 @@ async function main() {
       coldLoaderCpuMs: { median: round(median(coldCpu), 0), all: coldCpu.map((x) => round(x, 0)) },
       // Each cold run against the raw run right after it: less sensitive to drifting load.
       coldVsRawPairedMedian: round(median(cold.map((c, i) => c / raw[i]))),
+      ...(LOADER_B && {
+        loaderB: {
+          dist: path.relative(root, LOADER_B),
+          coldEnsureMs: { median: round(median(coldB)), all: coldB.map((x) => round(x)) },
+          coldVsRaw: round(median(coldB) / rawMedian),
+          // B's time over the current loader's in the same round: < 1 means B is faster.
+          bOverCurrentPairedMedian: round(median(coldB.map((b, i) => b / cold[i]))),
+          coldLoaderCpuMs: {
+            median: round(median(coldCpuB), 0),
+            all: coldCpuB.map((x) => round(x, 0)),
+          },
+        },
+      }),
       quietBeforeStart: quiet,
       foreignCores: round(Math.max(foreignCores, 0)),
       rawMiBps: round(MB / (rawMedian / 1000), 1),
@@ -318,13 +386,19 @@ async function main() {
     console.log(
       `cold ensure / raw GetObject from its own process = ${result.coldVsRawOwnProcess}x (paired ${result.coldVsRawOwnProcessPairedMedian}x); loader CPU per cold ensure ${result.coldLoaderCpuMs.median} ms`,
     );
+    if (result.loaderB)
+      console.log(
+        `loader b (${result.loaderB.dist}): cold / raw GetObject = ${result.loaderB.coldVsRaw}x; b / current, paired = ${result.loaderB.bOverCurrentPairedMedian}; loader CPU per cold ensure ${result.loaderB.coldLoaderCpuMs.median} ms`,
+      );
     console.log(
       `warm ensure p50 = ${result.warmEnsureMs.p50} ms (goal < 2 ms: ${result.warmEnsureMs.p50 < 2 ? 'met' : 'NOT met'}; ratio to goal ${round(result.warmEnsureMs.p50 / 2)}); without a lease, through the queue: ${result.warmEnsureThroughQueueMs.p50} ms`,
     );
   } finally {
     await client?.close();
+    await clientB?.close();
     for (const c of conns) c.disconnect();
     await loader?.stop(10_000);
+    await loaderB?.stop(10_000);
     rawChild?.stop();
     store.destroy();
     await prisma.$disconnect();
@@ -343,7 +417,7 @@ async function startS3Process(directory) {
     [
       // Given here, so its CLI does not restart itself under the flag (its pid is the server's).
       '--openssl-legacy-provider',
-      '--no-concurrent-array-buffer-sweeping',
+      ...V8_HEAP_FLAGS,
       cli,
       '--dir',
       directory,
