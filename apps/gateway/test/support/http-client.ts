@@ -7,9 +7,14 @@ export interface Answer {
   json<T = Record<string, unknown>>(): T;
 }
 
+/** The connection ended without an answer (a reset while the body was still being sent). */
+export class NoAnswerError extends Error {}
+
 /**
  * A bounded HTTP request that also copes with the server answering before the body is sent
- * (413 on a large body): the answer is returned, the write error ignored.
+ * (413 on a large body): the answer is returned, the write error ignored. When the reset also
+ * took the answer (the peer's kernel may drop it on RST), it fails with {@link NoAnswerError}
+ * instead of waiting forever: a destroyed socket never times out.
  */
 export function request(
   url: string,
@@ -21,6 +26,8 @@ export function request(
   } = {},
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
+    let answered = false;
+    let resetBy: Error | undefined;
     const req = http.request(
       url,
       {
@@ -29,6 +36,7 @@ export function request(
         timeout: options.timeoutMs ?? 60_000,
       },
       (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
@@ -45,8 +53,19 @@ export function request(
     );
     req.on('timeout', () => req.destroy(new Error(`${url}: no answer in time`)));
     req.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE' || err.code === 'ECONNRESET') return; // the answer may still come
+      if (err.code === 'EPIPE' || err.code === 'ECONNRESET') {
+        resetBy = err; // the answer may still come
+        return;
+      }
       reject(err);
+    });
+    req.on('close', () => {
+      if (!answered)
+        reject(
+          new NoAnswerError(
+            `${url}: the connection closed without an answer (${resetBy?.message})`,
+          ),
+        );
     });
     if (options.body !== undefined) req.end(options.body);
     else req.end();

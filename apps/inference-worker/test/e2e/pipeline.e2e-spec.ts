@@ -105,8 +105,11 @@ describe('inference-worker with the model-loader (processes)', () => {
       CACHE_DOMAIN: 'e2e',
       ORT_INTRA_OP_THREADS: '1',
       // A dead worker's job is taken over after the lock lapses and the next stalled check. Not
-      // shorter: a live worker must renew its locks (every half lock) even on 2 busy cores.
-      INFER_JOB_LOCK_MS: '4000',
+      // shorter: a live worker must renew its locks (every half lock) even on 2 busy cores, and
+      // it cannot while session.run holds its thread: the recogniser run of the SIGKILL test
+      // took over 4 s on a loaded machine once (2026-12-07), so the survivor's lock lapsed too
+      // and BullMQ failed the job as stalled twice.
+      INFER_JOB_LOCK_MS: '15000',
       INFER_STALLED_INTERVAL_MS: '1000',
     };
     loader = spawnService('model-loader', await serviceEnv(shared));
