@@ -13,6 +13,18 @@ export function isInferPath(url: string): boolean {
   return INFER_PATH.test(url);
 }
 
+/**
+ * A body refused for its declared length (413) is still read and thrown away when it is at most
+ * this long (or 4x the limit, whichever is more), so the client sees the 413. Fastify refuses
+ * it from the Content-Length alone and answers with `Connection: close`; the socket then closes
+ * with the body still arriving, the kernel resets it, and the reset can destroy the 413 before
+ * the client reads it (seen on every try of the gateway e2e test on 2026-12-07). Without that
+ * header Node reads the rest of the declared body off the wire after the answer, and the
+ * connection stays usable. Longer bodies still get the close: reading them costs more than a
+ * lost answer to a client that far over the limit.
+ */
+const DRAIN_REFUSED_BODY_MAX = 64 * 1024 * 1024;
+
 function jsonError(message: string): Error & { statusCode: number } {
   return Object.assign(new Error(message), { statusCode: 400 });
 }
@@ -75,6 +87,16 @@ export class HttpSetup implements OnModuleInit {
     fastify.addHook('onRequest', (request, _reply, done) => {
       requestState(request);
       done();
+    });
+    const drainable = Math.max(4 * bodyLimit, DRAIN_REFUSED_BODY_MAX);
+    fastify.addHook('onSend', (request, reply, payload, done) => {
+      // Only a length refused before any byte was read: Node's parser then knows where the
+      // body ends and discards it exactly. A body refused midway (chunked, or longer than
+      // declared) keeps the close, as Fastify decided.
+      const declared = Number(request.headers['content-length']);
+      if (reply.statusCode === 413 && declared > bodyLimit && declared <= drainable)
+        reply.removeHeader('connection');
+      done(null, payload);
     });
     fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
       const state = requestState(request);
