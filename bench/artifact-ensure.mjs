@@ -188,13 +188,17 @@ async function main() {
       new Redis(testing.testRedisUrl(), { enableOfflineQueue: false, maxRetriesPerRequest: 1 }),
       new Redis(testing.testRedisUrl(), { maxRetriesPerRequest: null }),
     );
-    client = new ModelLoaderClient({
-      connection: conns[0],
-      eventsConnection: conns[1],
-      keyPrefix: prefix,
-      domain: 'bench',
-    });
-    await client.ready();
+    const clientOf = async (domain) => {
+      const c = new ModelLoaderClient({
+        connection: conns[0],
+        eventsConnection: conns[1],
+        keyPrefix: prefix,
+        domain,
+      });
+      await c.ready();
+      return c;
+    };
+    client = await clientOf('bench');
     if (LOADER_B) {
       const envB = {
         ...env,
@@ -210,13 +214,7 @@ async function main() {
         port: Number(envB.MODEL_LOADER_PORT),
       });
       await loaderB.waitForReady();
-      clientB = new ModelLoaderClient({
-        connection: conns[0],
-        eventsConnection: conns[1],
-        keyPrefix: prefix,
-        domain: 'bench-b',
-      });
-      await clientB.ready();
+      clientB = await clientOf('bench-b');
       await clientB.ensure({ model, version }, { timeoutMs: 120_000 });
     }
 
