@@ -241,31 +241,23 @@ async function main() {
     const coldCpu = [];
     const coldB = [];
     const coldCpuB = [];
-    for (let i = 0; i < COLD_RUNS; i++) {
-      let afterRound;
-      if (clientB) {
-        // B first on even rounds, second on odd ones: neither always follows the raw copies.
-        const runB = async () => {
-          await clientB.clear(model);
-          const c0 = cpuMsOf(loaderB.pid);
-          const t0 = performance.now();
-          const gotB = await clientB.ensure({ model, version }, { timeoutMs: 120_000 });
-          coldB.push(performance.now() - t0);
-          coldCpuB.push(cpuMsOf(loaderB.pid) - c0);
-          if (gotB.cached) throw new Error('expected a cold ensure (b)');
-        };
-        if (i % 2 === 0) await runB();
-        else afterRound = runB;
-      }
-      // Alternate so drift on a noisy machine hits both alike.
-      await client.clear(model);
-      const cpu0 = cpuMsOf(loader.pid);
-      let t = performance.now();
-      const got = await client.ensure({ model, version }, { timeoutMs: 120_000 });
-      cold.push(performance.now() - t);
-      coldCpu.push(cpuMsOf(loader.pid) - cpu0);
+    /** One cold ensure: the version cleared first; wall time and the loader's CPU recorded. */
+    const coldEnsure = async (c, proc, times, cpus) => {
+      await c.clear(model);
+      const cpu0 = cpuMsOf(proc.pid);
+      const t0 = performance.now();
+      const got = await c.ensure({ model, version }, { timeoutMs: 120_000 });
+      times.push(performance.now() - t0);
+      cpus.push(cpuMsOf(proc.pid) - cpu0);
       if (got.cached) throw new Error('expected a cold ensure');
-      t = performance.now();
+    };
+    for (let i = 0; i < COLD_RUNS; i++) {
+      // B first on even rounds, second on odd ones: neither always follows the raw copies.
+      const runB = () => clientB && coldEnsure(clientB, loaderB, coldB, coldCpuB);
+      if (i % 2 === 0) await runB();
+      // Alternate so drift on a noisy machine hits both alike.
+      await coldEnsure(client, loader, cold, coldCpu);
+      let t = performance.now();
       await rawGet(store, keys.weights, path.join(work, `raw-${i}`));
       raw.push(performance.now() - t);
       await fs.rm(path.join(work, `raw-${i}`));
@@ -279,7 +271,7 @@ async function main() {
       await rawChild.get(keys.weights, path.join(work, `raw-child-${i}`));
       rawOwnProcess.push(performance.now() - t);
       await fs.rm(path.join(work, `raw-child-${i}`));
-      await afterRound?.();
+      if (i % 2 === 1) await runB();
     }
     const timedMs = performance.now() - timed0;
     const foreignCores = (machineBusyMs() - busy0 - (ownCpu() - own0)) / timedMs;
