@@ -39,6 +39,11 @@ describe('ModelRegistryRepository (Postgres)', () => {
     return repo.markReady(model, v.version, { alias: options.alias });
   }
 
+  /** A version created but never marked ready (its upload still running). */
+  function startUpload(model: string) {
+    return repo.createVersion({ model, taskType: 't', prepare: details(model) });
+  }
+
   beforeAll(async () => {
     db = await createTestDb();
     repo = new ModelRegistryRepository(db.prisma);
@@ -127,11 +132,7 @@ describe('ModelRegistryRepository (Postgres)', () => {
 
   it('only ready versions resolve; uploading and failed ones say so', async () => {
     await publish('states');
-    const uploading = await repo.createVersion({
-      model: 'states',
-      taskType: 't',
-      prepare: details('states'),
-    });
+    const uploading = await startUpload('states');
     await expect(repo.resolve('states', uploading.version)).rejects.toThrow(
       'Version 2 of model "states" is not ready (status uploading)',
     );
@@ -174,11 +175,7 @@ describe('ModelRegistryRepository (Postgres)', () => {
     expect(missing).toBeInstanceOf(VersionNotFoundError);
     expect((missing as Error).message).toBe('Unknown version 9 of model "art"');
 
-    const uploading = await repo.createVersion({
-      model: 'art',
-      taskType: 't',
-      prepare: details('art'),
-    });
+    const uploading = await startUpload('art');
     await expect(repo.resolveArtifact('art', uploading.version)).rejects.toThrow(
       'Version 3 of model "art" is not ready (status uploading)',
     );
