@@ -31,18 +31,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-
-// The loader runs with these V8 settings (apps/model-loader/src/v8-heap.setup.ts: they keep the
-// 64 KiB socket buffers of a download from setting off mark-compacts). This process (the
-// in-process raw copy), the raw child (this script again) and the s3rver process get them too,
-// so the baselines are not slowed by the GC behaviour the loader avoids.
-const V8_HEAP_FLAGS = ['--heap-growing-percent=100', '--no-concurrent-array-buffer-sweeping'];
-for (const flag of V8_HEAP_FLAGS) setFlagsFromString(flag);
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // Resolve the workspace packages (built dist) and third-party modules the way the loader does.
 const require = createRequire(path.join(root, 'apps/model-loader/package.json'));
+// The loader runs with these V8 settings (apps/model-loader/src/v8-heap.setup.ts: they keep the
+// 64 KiB socket buffers of a download from setting off mark-compacts); loading the built module
+// sets them in this process (the in-process raw copy) and the raw child (this script again), and
+// the s3rver process gets them on its command line, so the baselines are not slowed by the GC
+// behaviour the loader avoids.
+const { V8_HEAP_FLAGS } = require(path.join(root, 'apps/model-loader/dist/v8-heap.setup.js'));
 const { Redis } = require('ioredis');
 const layout = require('@strata/artifact-layout');
 const { ModelRegistryRepository, S3ArtifactStore } = require('@strata/model-registry');

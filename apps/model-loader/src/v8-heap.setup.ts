@@ -25,5 +25,9 @@ import { setFlagsFromString } from 'node:v8';
  *    setting, 2026-11-22). Sweeping in the pause costs about a millisecond per scavenge; with
  *    (1) in place it still saves 10-20 ms of CPU per cold ensure (2026-12-07).
  */
-setFlagsFromString('--heap-growing-percent=100');
-setFlagsFromString('--no-concurrent-array-buffer-sweeping');
+export const V8_HEAP_FLAGS = [
+  '--heap-growing-percent=100',
+  '--no-concurrent-array-buffer-sweeping',
+] as const;
+
+for (const flag of V8_HEAP_FLAGS) setFlagsFromString(flag);

@@ -84,6 +84,17 @@ function toVersionRecord(model: string, row: VersionRow, aliases: string[]): Ver
   };
 }
 
+/** A version that is deleted, still uploading or failed is not found. */
+function assertReady(
+  model: string,
+  version: number,
+  row: { status: string; deletedAt: Date | null },
+): void {
+  if (row.deletedAt) throw new VersionNotFoundError(model, version, 'deleted');
+  if (row.status !== 'ready')
+    throw new VersionNotFoundError(model, version, row.status as 'uploading' | 'failed');
+}
+
 /** A version reference: a number (or its decimal string) or an alias; undefined = `latest`. */
 export type VersionRef = number | string | undefined;
 
@@ -419,9 +430,7 @@ export class ModelRegistryRepository {
       include: { aliases: { select: { alias: true } } },
     });
     if (!row) throw new VersionNotFoundError(model, version, 'missing');
-    if (row.deletedAt) throw new VersionNotFoundError(model, version, 'deleted');
-    if (row.status !== 'ready')
-      throw new VersionNotFoundError(model, version, row.status as 'uploading' | 'failed');
+    assertReady(model, version, row);
     return {
       ...toVersionRecord(
         model,
@@ -458,9 +467,7 @@ export class ModelRegistryRepository {
       if (!(await this.findModelRow(model))) throw new ModelNotFoundError(model);
       throw new VersionNotFoundError(model, version, 'missing');
     }
-    if (row.deletedAt) throw new VersionNotFoundError(model, version, 'deleted');
-    if (row.status !== 'ready')
-      throw new VersionNotFoundError(model, version, row.status as 'uploading' | 'failed');
+    assertReady(model, version, row);
     return {
       model,
       version,
@@ -537,9 +544,7 @@ export class ModelRegistryRepository {
         where: { modelId_version: { modelId: m.id, version } },
       });
       if (!row) throw new VersionNotFoundError(model, version, 'missing');
-      if (row.deletedAt) throw new VersionNotFoundError(model, version, 'deleted');
-      if (row.status !== 'ready')
-        throw new VersionNotFoundError(model, version, row.status as 'uploading' | 'failed');
+      assertReady(model, version, row);
       const previous = await this.upsertAlias(tx, m.id, alias, version);
       return { alias, version, previous };
     });

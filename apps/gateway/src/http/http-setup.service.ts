@@ -90,12 +90,14 @@ export class HttpSetup implements OnModuleInit {
     });
     const drainable = Math.max(4 * bodyLimit, DRAIN_REFUSED_BODY_MAX);
     fastify.addHook('onSend', (request, reply, payload, done) => {
-      // Only a length refused before any byte was read: Node's parser then knows where the
-      // body ends and discards it exactly. A body refused midway (chunked, or longer than
-      // declared) keeps the close, as Fastify decided.
-      const declared = Number(request.headers['content-length']);
-      if (reply.statusCode === 413 && declared > bodyLimit && declared <= drainable)
-        reply.removeHeader('connection');
+      // Only a declared length refused before any byte was read: Node's parser then knows where
+      // the body ends and, since nobody read it, discards it after the answer. A body refused
+      // midway (chunked, or by a multipart limit while streaming) keeps the close, as Fastify
+      // decided: a half-read body left on a kept-alive connection would stall it.
+      if (reply.statusCode === 413 && !request.raw.readableDidRead) {
+        const declared = Number(request.headers['content-length']);
+        if (declared > bodyLimit && declared <= drainable) reply.removeHeader('connection');
+      }
       done(null, payload);
     });
     fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {

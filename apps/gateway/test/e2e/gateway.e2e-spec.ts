@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { QUEUE, bullPrefix } from '@strata/cache-keys';
 import {
@@ -338,6 +339,53 @@ describe('gateway end to end (gateway, model-loader, 2 inference-workers, teleme
       for (const w of stack.workers.values()) expect(w.output()).not.toMatch(/"level":"(fatal)"/);
       const ok = await post('/v2/models/id-fp32/infer', { inputs: [good] });
       expect(ok.json()).toMatchObject({ outputs: [{ name: 'output', data: [1, 2, 3, 4] }] });
+    });
+
+    it('a body refused by its Content-Length is read off the wire: the 413 arrives and the connection stays usable', async () => {
+      const { hostname, port } = new URL(stack.gateway.url);
+      const head = (length: number) =>
+        `POST /v2/models/id-fp32/infer HTTP/1.1\r\nHost: ${hostname}\r\n` +
+        `Authorization: Bearer ${key}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${length}\r\n\r\n`;
+      /** A raw connection, to see headers and what comes after the refused body. */
+      const open = () => {
+        const socket = net.connect(Number(port), hostname);
+        const conn = { socket, received: '' };
+        socket.on('data', (c: Buffer) => (conn.received += c.toString('latin1')));
+        socket.on('error', () => undefined);
+        return conn;
+      };
+      const answers = (conn: { received: string }, n: number) =>
+        waitFor(() => conn.received.split('HTTP/1.1 ').length - 1 >= n && conn.received, {
+          timeoutMs: 20_000,
+          what: `${n} answer(s) on the connection`,
+        });
+
+      // 9 MiB declared against the 8 MiB limit: refused before a byte of it is read, without a
+      // close; the client sends it anyway, the gateway drops it and answers the next request.
+      const small = open();
+      try {
+        small.socket.write(head(9 * 1024 * 1024));
+        const first = await answers(small, 1);
+        expect(first).toMatch(/^HTTP\/1\.1 413 /);
+        expect(first.toLowerCase()).not.toContain('connection: close');
+        small.socket.write(Buffer.alloc(9 * 1024 * 1024, 0x20));
+        small.socket.write(`GET /v2/health/live HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`);
+        expect((await answers(small, 2)).split('HTTP/1.1 ')[2]).toMatch(/^200 /);
+      } finally {
+        small.socket.destroy();
+      }
+
+      // Far beyond what is worth reading: refused with the close, as Fastify answers.
+      const huge = open();
+      try {
+        huge.socket.write(head(1024 ** 3));
+        const refused = await answers(huge, 1);
+        expect(refused).toMatch(/^HTTP\/1\.1 413 /);
+        expect(refused.toLowerCase()).toContain('connection: close');
+      } finally {
+        huge.socket.destroy();
+      }
     });
   });
 

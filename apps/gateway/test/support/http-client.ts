@@ -8,7 +8,7 @@ export interface Answer {
 }
 
 /** The connection ended without an answer (a reset while the body was still being sent). */
-export class NoAnswerError extends Error {}
+class NoAnswerError extends Error {}
 
 /**
  * A bounded HTTP request that also copes with the server answering before the body is sent

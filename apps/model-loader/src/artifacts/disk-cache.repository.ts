@@ -18,6 +18,7 @@ import {
   stagingRoot,
   validateVersion,
   versionDir,
+  type FileLock,
   type Manifest,
   type Staging,
 } from '@strata/artifact-layout';
@@ -87,7 +88,7 @@ const HOST = hostname();
 /** The disk side of the cache: versions, staging directories, the domain lock. */
 @Injectable()
 export class DiskCacheRepository {
-  private domainQueue: Promise<unknown> = Promise.resolve();
+  private domainQueue: Promise<void> = Promise.resolve();
 
   constructor(
     @Inject(LOADER_SETTINGS) private readonly settings: LoaderSettings,
@@ -245,22 +246,27 @@ export class DiskCacheRepository {
     let settle!: { resolve: (value: T) => void; reject: (err: unknown) => void };
     const result = new Promise<T>((resolve, reject) => (settle = { resolve, reject }));
     const run = async () => {
-      const lock = await acquireFileLock(domainLockPath(this.cacheDir), { timeoutMs });
+      let lock: FileLock;
+      try {
+        lock = await acquireFileLock(domainLockPath(this.cacheDir), { timeoutMs });
+      } catch (err) {
+        settle.reject(err);
+        return;
+      }
       try {
         settle.resolve(await fn());
       } catch (err) {
         settle.reject(err);
       }
       // The caller goes on while the lock file is removed (1-5 ms on a busy loader, on the path
-      // of every cold ensure); the next caller in this process waits for it, others poll.
-      await lock.release();
+      // of every cold ensure); the next caller in this process waits for it, others poll. A
+      // failed release is logged: the caller has its answer, and the file, no longer refreshed
+      // by a live holder, is taken over as stale.
+      await lock.release().catch((err: unknown) => {
+        this.logger?.warn({ err }, `releasing the disk cache lock: ${messageOf(err)}`);
+      });
     };
-    this.domainQueue = this.domainQueue.then(run).catch((err: unknown) => {
-      // Before fn ran: the caller's error. After: a failed release, which the lock's staleness
-      // rules clean up; the caller already has its answer.
-      settle.reject(err);
-      this.logger?.warn({ err }, `releasing the disk cache lock: ${messageOf(err)}`);
-    });
+    this.domainQueue = this.domainQueue.then(run);
     return result;
   }
 }
